@@ -1,0 +1,3 @@
+"""swarmdex: a self-hosted BitTorrent community site with a built-in tracker."""
+
+__version__ = "0.1.0"

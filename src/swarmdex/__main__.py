@@ -1,0 +1,3 @@
+from swarmdex.cli import main
+
+main()

@@ -1,0 +1,202 @@
+"""One swarmdex process: build the parts from Settings, listen, maintain, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import secrets
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.protocol.connection_id import ConnectionIds
+from swarmdex.proxies import TrustedProxies
+from swarmdex.settings import Settings
+from swarmdex.tracker.hooks import Allowlist, ListedTorrents, OpenTracker
+from swarmdex.tracker.http_server import HttpTrackerServer
+from swarmdex.tracker.logic import Tracker, TrackerPolicy
+from swarmdex.tracker.udp_server import UdpTrackerServer
+from swarmdex.web.status import StatusPage
+
+log = logging.getLogger("swarmdex")
+SECRET_FILE = "secret.key"
+ALLOWLIST_POLL = 1.0  # seconds between checks of the allowlist file's mtime
+
+
+def prepare_data_dir(data_dir: Path) -> bytes:
+    """Create the data dir if needed and return the persistent secret, creating it once.
+
+    The secret keys UDP connection ids (and later session cookies), so it survives
+    restarts: clients holding a connection id keep working across a quick restart.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / SECRET_FILE
+    try:
+        secret = path.read_bytes()
+        if len(secret) == 32:
+            return secret
+        log.warning("%s has the wrong size; making a new one", path)
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(secret)
+    return secret
+
+
+def url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class AllowlistFile:
+    """Keeps a ListedTorrents in step with a file the operator (or `swarmdex allow`) edits."""
+
+    def __init__(self, path: Path, listed: ListedTorrents) -> None:
+        self.path = path
+        self.listed = listed
+        self._mtime: float | None = None
+
+    def refresh(self) -> set[bytes]:
+        """Reload if the file changed; return the swarm keys it stopped serving.
+
+        A broken file keeps the old list (and says why in the log)."""
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            mtime = None
+        if mtime == self._mtime:
+            return set()
+        fresh = ListedTorrents()
+        if mtime is not None:
+            try:
+                fresh.load(self.path)
+            except (OSError, ValueError) as exc:
+                log.error("allowlist not reloaded: %s", exc)
+                self._mtime = mtime
+                return set()
+        self._mtime = mtime
+        return self.listed.replace(fresh)
+
+
+class Node:
+    def __init__(self, settings: Settings, *, secret: bytes) -> None:
+        self.settings = settings
+        self.store = MemoryPeerStore(
+            peer_ttl=settings.effective_peer_ttl,
+            max_peers=settings.max_peers,
+            max_swarms=settings.max_swarms,
+            keep_dormant=settings.tracker_mode == "listed",
+        )
+        self.allowlist_file: AllowlistFile | None = None
+        allowlist: Allowlist
+        if settings.tracker_mode == "listed":
+            listed = ListedTorrents()
+            self.allowlist_file = AllowlistFile(settings.allowlist_path, listed)
+            self.allowlist_file.refresh()
+            allowlist = listed
+        else:
+            allowlist = OpenTracker()
+        policy = TrackerPolicy(
+            interval=settings.interval,
+            interval_jitter=settings.interval_jitter,
+            min_interval=settings.min_interval,
+            numwant_default=settings.numwant_default,
+            numwant_max=settings.numwant_max,
+        )
+        self.tracker = Tracker(self.store, allowlist, policy)
+        self.udp = UdpTrackerServer(
+            self.tracker, ConnectionIds(secret, lifetime=settings.connection_id_lifetime)
+        )
+        self.status = StatusPage(self.tracker, [], extra_counters=self._transport_counters)
+        self.http = HttpTrackerServer(
+            self.tracker, proxies=TrustedProxies(settings.trusted_proxies), pages=self.status
+        )
+        self.urls: list[str] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _transport_counters(self) -> dict[str, int]:
+        udp = {f"udp_{k}": v for k, v in asdict(self.udp.counters).items()}
+        http = {f"http_{k}": v for k, v in asdict(self.http.counters).items()}
+        return udp | http
+
+    async def start(self) -> list[str]:
+        """Bind every listener; return the lines to print (announce URLs, site URL)."""
+        s = self.settings
+        defaults = s.hosts == Settings.model_fields["hosts"].default
+        lines: list[str] = []
+        for host in s.hosts:
+            try:
+                http_host, http_port = await self.http.listen(host, s.port)
+                udp_host, udp_port = self.udp.listen(host, s.udp_port)
+            except OSError as exc:
+                # A machine without IPv6 should still start on the default hosts.
+                if defaults and ":" in host and exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
+                    log.warning("not listening on %s: %s", host, exc)
+                    continue
+                raise
+            shown = url_host(s.public_host or http_host)
+            shown_udp = url_host(s.public_host or udp_host)
+            lines += [
+                f"site http://{shown}:{http_port}/",
+                f"tracker http://{shown}:{http_port}/announce",
+                f"tracker udp://{shown_udp}:{udp_port}/announce",
+            ]
+        self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
+        self.status.announce_urls = self.urls
+        self._tasks.append(asyncio.create_task(self._collect_garbage()))
+        if self.allowlist_file is not None:
+            self._tasks.append(asyncio.create_task(self._watch_allowlist()))
+        return lines
+
+    async def _collect_garbage(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.gc_interval)
+            try:
+                await self.store.collect_garbage(time.time())
+            except Exception:  # a failed sweep is retried next time; the tracker keeps serving
+                log.exception("peer expiry sweep failed")
+
+    async def _watch_allowlist(self) -> None:
+        assert self.allowlist_file is not None
+        while True:
+            await asyncio.sleep(ALLOWLIST_POLL)
+            for key in self.allowlist_file.refresh():
+                await self.store.remove_swarm(key)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.udp.close()
+        await self.http.close()
+        await self.store.close()
+
+
+async def serve(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+    """Run until SIGINT or SIGTERM. `announce` receives the start-up lines."""
+    secret = prepare_data_dir(settings.data_dir)
+    node = Node(settings, secret=secret)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for line in await node.start():
+            announce(f"swarmdex: {line}")
+        if settings.tracker_mode == "listed":
+            announce(f"swarmdex: listed mode, allowlist {settings.allowlist_path}")
+        announce("swarmdex: ready")
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await node.stop()

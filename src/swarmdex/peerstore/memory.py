@@ -1,0 +1,316 @@
+"""The default peer store: everything in this process's memory, packed tight.
+
+Layout. A swarm keeps, per address family, two parallel arrays:
+
+* `addrs`: the peers' packed endpoints back to back (6 bytes for IPv4, 18 for IPv6). This is
+  already the compact peer list of BEP 23 / BEP 7, so an answer is one or two slices of it:
+  no per-peer work on the hot path.
+* `meta`: one 32-bit word per peer: seconds since the store's epoch << 2 | flags
+  (seeder, completion counted).
+
+Lookups scan `addrs` with `bytearray.find` (memchr speed) and keep only hits that fall on a
+record boundary. Past `INDEX_FROM` peers a swarm also keeps a dict from endpoint to slot, so
+huge swarms stay O(1) at some memory cost. Removal moves the last record into the hole.
+
+Swarms live in shards (dicts keyed by the first byte of the info hash) so that garbage
+collection can walk one shard at a time and yield to the event loop in between.
+
+Nothing here is ever written to disk: peer addresses live only as long as the swarm needs
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from array import array
+from collections.abc import Sequence
+
+from swarmdex.peerstore.base import StoreFull, StoreStats, SwarmReply
+from swarmdex.protocol.announce import Event, SwarmCounts
+
+SEEDER = 1
+COUNTED = 2  # this peer's `completed` event has been counted
+_FLAGS = 3
+INDEX_FROM = 512  # peers in one family before the swarm keeps a dict index
+INDEX_UNTIL = 256  # ...and below which it drops it again
+_SHARDS = 256
+_EMPTY = b""
+
+
+class _Family:
+    """The peers of one address family within a swarm."""
+
+    __slots__ = ("addrs", "index", "meta", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.addrs = bytearray()
+        self.meta = array("I")
+        self.index: dict[bytes, int] | None = None
+
+    def find(self, peer: bytes) -> int:
+        if self.index is not None:
+            return self.index.get(peer, -1)
+        addrs, size = self.addrs, self.size
+        i = addrs.find(peer)
+        while i != -1 and i % size:
+            i = addrs.find(peer, i + 1)
+        return -1 if i == -1 else i // size
+
+    def append(self, peer: bytes, word: int) -> int:
+        slot = len(self.meta)
+        self.addrs += peer
+        self.meta.append(word)
+        if self.index is not None:
+            self.index[peer] = slot
+        elif slot + 1 >= INDEX_FROM:
+            self._build_index()
+        return slot
+
+    def remove(self, slot: int) -> int:
+        """Remove the peer in `slot`; return its meta word."""
+        addrs, meta, size = self.addrs, self.meta, self.size
+        word = meta[slot]
+        last = len(meta) - 1
+        start = slot * size
+        if self.index is not None:
+            del self.index[bytes(addrs[start : start + size])]
+        if slot != last:
+            moved = addrs[last * size :]
+            addrs[start : start + size] = moved
+            meta[slot] = meta[last]
+            if self.index is not None:
+                self.index[bytes(moved)] = slot
+        del addrs[last * size :]
+        meta.pop()
+        if self.index is not None and last < INDEX_UNTIL:
+            self.index = None
+        return word
+
+    def _build_index(self) -> None:
+        addrs, size = self.addrs, self.size
+        self.index = {bytes(addrs[i : i + size]): i // size for i in range(0, len(addrs), size)}
+
+    def pick(self, numwant: int, skip: int, rand: random.Random) -> bytes:
+        """Up to `numwant` packed peers, leaving out the one in slot `skip` (-1: none)."""
+        count = len(self.meta)
+        avail = count - (skip >= 0)
+        if numwant <= 0 or avail <= 0:
+            return _EMPTY
+        addrs, size = self.addrs, self.size
+        if avail <= numwant:
+            if skip < 0:
+                return bytes(addrs)
+            start = skip * size
+            return bytes(addrs[:start] + addrs[start + size :])
+        # A window of `numwant` records starting at a random slot, wrapping around; when the
+        # window covers the requester, widen it by one and cut the requester out.
+        first = rand.randrange(count)
+        span = numwant
+        if skip >= 0 and (skip - first) % count < numwant:
+            span += 1
+        end = first + span
+        if end <= count:
+            out = addrs[first * size : end * size]
+        else:
+            out = addrs[first * size :] + addrs[: (end - count) * size]
+        if span != numwant:
+            cut = ((skip - first) % count) * size
+            del out[cut : cut + size]
+        return bytes(out)
+
+
+class _Swarm:
+    __slots__ = ("downloaded", "seeders", "v4", "v6")
+
+    def __init__(self) -> None:
+        self.v4: _Family | None = None
+        self.v6: _Family | None = None
+        self.seeders = 0
+        self.downloaded = 0
+
+    def peers(self) -> int:
+        return (len(self.v4.meta) if self.v4 else 0) + (len(self.v6.meta) if self.v6 else 0)
+
+
+class MemoryPeerStore:
+    """PeerStore in process memory. See `swarmdex.peerstore.base` for the contract.
+
+    `keep_dormant`: keep a swarm whose peers are all gone if it has counted completions, so
+    the `downloaded` figure survives quiet periods. Right when the tracker serves a known
+    list of torrents; in open mode it would let anyone pin memory, so there it is off.
+    """
+
+    def __init__(
+        self,
+        *,
+        peer_ttl: float = 2700.0,
+        max_peers: int = 10_000_000,
+        max_swarms: int = 2_000_000,
+        keep_dormant: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        self.peer_ttl = peer_ttl
+        self.max_peers = max_peers
+        self.max_swarms = max_swarms
+        self.keep_dormant = keep_dormant
+        self._shards: list[dict[bytes, _Swarm]] = [{} for _ in range(_SHARDS)]
+        self._swarms = 0
+        self._peers = 0
+        self._epoch: float | None = None
+        self._rand = random.Random(seed)
+
+    def _tick(self, now: float) -> int:
+        """`now` as whole seconds since the store's epoch (fits the 30 bits meta allows)."""
+        epoch = self._epoch
+        if epoch is None:
+            epoch = self._epoch = now - 1.0
+        return int(now - epoch)
+
+    async def announce(
+        self,
+        info_hash: bytes,
+        peer: bytes,
+        *,
+        event: Event,
+        seeder: bool,
+        numwant: int,
+        other_family: bool,
+        now: float,
+    ) -> SwarmReply:
+        shard = self._shards[info_hash[0]]
+        swarm = shard.get(info_hash)
+        if swarm is None:
+            if event == Event.STOPPED:
+                return SwarmReply(0, 0, 0, _EMPTY, _EMPTY)
+            if self._swarms >= self.max_swarms:
+                raise StoreFull("too many torrents")
+            swarm = shard[info_hash] = _Swarm()
+            self._swarms += 1
+        v6 = len(peer) != 6
+        family = swarm.v6 if v6 else swarm.v4
+
+        if event == Event.STOPPED:
+            slot = family.find(peer) if family is not None else -1
+            if slot >= 0 and family is not None:
+                if family.remove(slot) & SEEDER:
+                    swarm.seeders -= 1
+                self._peers -= 1
+                if not swarm.peers():
+                    self._forget_if_idle(shard, info_hash, swarm)
+            total = swarm.peers()
+            return SwarmReply(swarm.seeders, total - swarm.seeders, swarm.downloaded, _EMPTY, _EMPTY)
+
+        if family is None:
+            family = _Family(18 if v6 else 6)
+            if v6:
+                swarm.v6 = family
+            else:
+                swarm.v4 = family
+        slot = family.find(peer)
+        word = self._tick(now) << 2
+        if seeder or event == Event.COMPLETED:
+            word |= SEEDER
+        if slot >= 0:
+            old = family.meta[slot]
+            word |= old & COUNTED
+            if (old ^ word) & SEEDER:
+                swarm.seeders += 1 if word & SEEDER else -1
+        else:
+            if self._peers >= self.max_peers:
+                if not swarm.peers():
+                    self._forget_if_idle(shard, info_hash, swarm)
+                raise StoreFull("too many peers")
+            self._peers += 1
+            if word & SEEDER:
+                swarm.seeders += 1
+        if event == Event.COMPLETED and not word & COUNTED:
+            word |= COUNTED
+            swarm.downloaded += 1
+        if slot >= 0:
+            family.meta[slot] = word
+        else:
+            slot = family.append(peer, word)
+
+        own = family.pick(numwant, slot, self._rand)
+        other = _EMPTY
+        if other_family:
+            left = numwant - len(own) // family.size
+            other_fam = swarm.v4 if v6 else swarm.v6
+            if left > 0 and other_fam is not None:
+                other = other_fam.pick(left, -1, self._rand)
+        total = swarm.peers()
+        if v6:
+            return SwarmReply(swarm.seeders, total - swarm.seeders, swarm.downloaded, other, own)
+        return SwarmReply(swarm.seeders, total - swarm.seeders, swarm.downloaded, own, other)
+
+    def _forget_if_idle(self, shard: dict[bytes, _Swarm], info_hash: bytes, swarm: _Swarm) -> None:
+        if swarm.downloaded and self.keep_dormant:
+            swarm.v4 = swarm.v6 = None  # keep the counter, free the arrays
+            return
+        del shard[info_hash]
+        self._swarms -= 1
+
+    async def scrape(self, info_hashes: Sequence[bytes], now: float) -> list[SwarmCounts]:
+        shards = self._shards
+        out = []
+        for h in info_hashes:
+            swarm = shards[h[0]].get(h) if h else None
+            if swarm is None:
+                out.append(SwarmCounts(0, 0, 0))
+            else:
+                out.append(SwarmCounts(swarm.seeders, swarm.peers() - swarm.seeders, swarm.downloaded))
+        return out
+
+    async def remove_swarm(self, info_hash: bytes) -> None:
+        swarm = self._shards[info_hash[0]].pop(info_hash, None) if info_hash else None
+        if swarm is not None:
+            self._swarms -= 1
+            self._peers -= swarm.peers()
+
+    async def stats(self, now: float) -> StoreStats:
+        v4 = v6 = seeders = 0
+        for shard in self._shards:
+            for swarm in shard.values():
+                v4 += len(swarm.v4.meta) if swarm.v4 else 0
+                v6 += len(swarm.v6.meta) if swarm.v6 else 0
+                seeders += swarm.seeders
+        return StoreStats(self._swarms, v4, v6, seeders, v4 + v6 - seeders)
+
+    def counts(self) -> tuple[int, int]:
+        """(swarms, peers) without walking the store: cheap enough for every page view."""
+        return self._swarms, self._peers
+
+    async def collect_garbage(self, now: float) -> int:
+        if self._epoch is None:
+            return 0
+        cutoff = (self._tick(now) - int(self.peer_ttl)) << 2
+        removed = 0
+        for shard in self._shards:
+            removed += self._collect_shard(shard, cutoff)
+            await asyncio.sleep(0)  # let announces through between shards
+        return removed
+
+    def _collect_shard(self, shard: dict[bytes, _Swarm], cutoff: int) -> int:
+        removed = 0
+        for info_hash, swarm in list(shard.items()):
+            for family in (swarm.v4, swarm.v6):
+                # min() runs in C; only swarms holding an expired peer pay for the Python loop.
+                if family is None or not family.meta or min(family.meta) >= cutoff:
+                    continue
+                meta = family.meta
+                for slot in range(len(meta) - 1, -1, -1):
+                    if meta[slot] < cutoff:
+                        if family.remove(slot) & SEEDER:
+                            swarm.seeders -= 1
+                        removed += 1
+            if not swarm.peers():
+                self._forget_if_idle(shard, info_hash, swarm)
+        self._peers -= removed
+        return removed
+
+    async def close(self) -> None:
+        for shard in self._shards:
+            shard.clear()
+        self._swarms = self._peers = 0

@@ -1,0 +1,146 @@
+"""One typed Settings object: defaults < TOML file < SWARMDEX_* environment < CLI flags.
+
+Nothing reads configuration at import time: `load_settings` is called once by the CLI and
+the result is passed down. Unknown keys are errors, wherever they come from, so a typo in
+a config file or an environment variable is caught at start instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SWARMDEX_"
+CONFIG_NAME = "swarmdex.toml"
+
+
+class SettingsError(ValueError):
+    """Configuration that cannot be used, with a message fit for the operator."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(Path("data"), description="Where swarmdex keeps its state.")
+    hosts: list[str] = Field(
+        ["0.0.0.0", "::"],
+        description="Addresses to listen on (HTTP and UDP). IPv6 ones that cannot be bound "
+        "are skipped with a warning when they come from the defaults.",
+    )
+    port: int = Field(8080, ge=0, le=65535, description="HTTP port: site, /announce, /scrape.")
+    udp_port: int = Field(6969, ge=0, le=65535, description="UDP tracker port (BEP 15).")
+    public_host: str | None = Field(
+        None, description="Host name to print in announce URLs (default: the first listen host)."
+    )
+
+    tracker_mode: Literal["open", "listed"] = Field(
+        "open", description="open: any info hash; listed: only hashes in the allowlist."
+    )
+    allowlist: Path | None = Field(
+        None, description="File of served hashes in listed mode (default DATA_DIR/allowlist.txt)."
+    )
+    interval: int = Field(1800, ge=60, description="Seconds between a peer's announces.")
+    interval_jitter: int = Field(180, ge=0, description="Random seconds added to each interval.")
+    min_interval: int = Field(300, ge=0, description="Announces sooner than this are abuse.")
+    numwant_default: int = Field(50, ge=0, le=200)
+    numwant_max: int = Field(200, ge=1, le=1000)
+    peer_ttl: int | None = Field(
+        None, ge=60, description="Seconds before a silent peer is dropped (default 1.5 x interval)."
+    )
+    gc_interval: float = Field(30.0, gt=0, description="Seconds between expiry sweeps.")
+    max_peers: int = Field(10_000_000, ge=1)
+    max_swarms: int = Field(2_000_000, ge=1)
+    connection_id_lifetime: int = Field(120, ge=60, le=3600)
+    trusted_proxies: list[str] = Field(
+        [], description="Addresses or networks whose X-Forwarded-For and ip= are believed."
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.numwant_default > self.numwant_max:
+            raise ValueError("numwant_default must not exceed numwant_max")
+        if self.min_interval > self.interval:
+            raise ValueError("min_interval must not exceed interval")
+        return self
+
+    @property
+    def effective_peer_ttl(self) -> int:
+        return self.peer_ttl or (self.interval * 3) // 2
+
+    @property
+    def allowlist_path(self) -> Path:
+        return self.allowlist or self.data_dir / "allowlist.txt"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML layer is merged by load_settings (its path depends on data_dir); here
+        # only CLI flags (init) over the environment.
+        return init_settings, env_settings
+
+
+def _unknown_env(environ: Mapping[str, str]) -> list[str]:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    known.add(ENV_PREFIX + "CONFIG")
+    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+
+
+def load_settings(cli: dict[str, Any] | None = None, *, config: Path | None = None) -> Settings:
+    """Build Settings from every layer. `cli` holds only the flags the user actually gave."""
+    environ = os.environ
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    unknown = _unknown_env(environ)
+    if unknown:
+        raise SettingsError(f"unknown setting in environment: {', '.join(unknown)}")
+
+    if config is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config = Path(environ[ENV_PREFIX + "CONFIG"])
+    if config is None:
+        data_dir = cli.get("data_dir") or environ.get(ENV_PREFIX + "DATA_DIR") or "data"
+        candidate = Path(data_dir) / CONFIG_NAME
+        config = candidate if candidate.is_file() else None
+    file_values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            file_values = tomllib.loads(config.read_text())
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {config}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"{config}: {exc}") from None
+        unknown_keys = sorted(set(file_values) - set(Settings.model_fields))
+        if unknown_keys:
+            raise SettingsError(f"{config}: unknown setting(s): {', '.join(unknown_keys)}")
+
+    # Environment beats the file: drop file keys that the environment sets.
+    env_keys = {k[len(ENV_PREFIX):].lower() for k in environ if k.startswith(ENV_PREFIX)}
+    merged = {k: v for k, v in file_values.items() if k not in env_keys} | cli
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None

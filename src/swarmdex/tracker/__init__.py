@@ -1,0 +1,1 @@
+"""The BitTorrent tracker: rules (`logic`), policy hooks (`hooks`) and thin network adapters."""

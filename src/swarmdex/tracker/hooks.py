@@ -1,0 +1,88 @@
+"""Policy the tracker asks about on every announce: which torrents it serves.
+
+The index feeds these in process (no polling table, no stale list): adding a torrent makes
+it announceable at once, removing it refuses it at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class Allowlist(Protocol):
+    def resolve(self, info_hash: bytes) -> bytes | None:
+        """The swarm key for an announced 20-byte hash, or None if it is not served.
+
+        A hybrid torrent is announced under its v1 hash and its truncated v2 hash; both
+        resolve to one key so that its peers meet and its counts are whole.
+        """
+        ...
+
+
+class OpenTracker:
+    """`open` mode: any hash is served, each its own swarm."""
+
+    def resolve(self, info_hash: bytes) -> bytes | None:
+        return info_hash
+
+
+class ListedTorrents:
+    """`listed` mode: only the torrents added here are served."""
+
+    def __init__(self) -> None:
+        self._keys: dict[bytes, bytes] = {}
+
+    def resolve(self, info_hash: bytes) -> bytes | None:
+        return self._keys.get(info_hash)
+
+    def __len__(self) -> int:
+        return len(set(self._keys.values()))
+
+    def add(self, v1: bytes | None = None, v2: bytes | None = None) -> bytes:
+        """Serve a torrent by its v1 (20-byte) and/or v2 (32-byte) hash; return its swarm key."""
+        hashes = [h for h in (v1, v2[:20] if v2 else None) if h]
+        if not hashes or (v1 is not None and len(v1) != 20) or (v2 is not None and len(v2) != 32):
+            raise ValueError("need a 20-byte v1 hash and/or a 32-byte v2 hash")
+        key = hashes[0]
+        for h in hashes:
+            self._keys[h] = key
+        return key
+
+    def remove(self, v1: bytes | None = None, v2: bytes | None = None) -> bytes | None:
+        """Stop serving a torrent; return its swarm key (to drop the swarm) if it was served."""
+        key = None
+        for h in (v1, v2[:20] if v2 else None):
+            if h:
+                key = self._keys.pop(h, None) or key
+        return key
+
+    def replace(self, other: ListedTorrents) -> set[bytes]:
+        """Serve exactly what `other` serves; return the swarm keys no longer served."""
+        gone = set(self._keys.values()) - set(other._keys.values())
+        self._keys = dict(other._keys)
+        return gone
+
+    def load(self, path: Path) -> int:
+        """Add every hash in a text file: one torrent a line, `V1HEX`, `V2HEX` or both
+        separated by a space (a hybrid). Blank lines and `#` comments are skipped."""
+        count = 0
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            words = line.split("#", 1)[0].split()
+            if not words:
+                continue
+            v1 = v2 = None
+            for word in words:
+                try:
+                    raw = bytes.fromhex(word)
+                except ValueError:
+                    raise ValueError(f"{path}:{lineno}: not a hex info hash: {word!r}") from None
+                if len(raw) == 20 and v1 is None:
+                    v1 = raw
+                elif len(raw) == 32 and v2 is None:
+                    v2 = raw
+                else:
+                    raise ValueError(f"{path}:{lineno}: expected a 40-hex v1 and/or 64-hex v2 hash")
+            self.add(v1, v2)
+            count += 1
+        return count

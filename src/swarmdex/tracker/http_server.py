@@ -1,0 +1,300 @@
+"""The HTTP tracker (BEP 3, 7, 23, 48) on asyncio + httptools.
+
+A lean HTTP/1.1 server for `/announce` and `/scrape` with keep-alive and pipelining. Every
+other path goes to `pages`, a callable the site provides. Limits keep one client from holding
+memory: request-target length, queued pipelined requests, idle time and connection count.
+Nothing is logged per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httptools
+
+from swarmdex.protocol import http as wire
+from swarmdex.protocol.announce import SwarmCounts
+from swarmdex.protocol.errors import ProtocolError
+from swarmdex.proxies import TrustedProxies, normalize
+from swarmdex.tracker.eager import resume
+from swarmdex.tracker.logic import Tracker
+
+MAX_TARGET = 8192  # bytes of request target (path + query)
+MAX_HEADER = 8192  # bytes of any one header value we keep
+MAX_QUEUED = 16  # pipelined requests waiting before we stop reading
+IDLE_TIMEOUT = 30.0
+MAX_CONNECTIONS = 10_000
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
+            414: b"URI Too Long", 500: b"Internal Server Error", 503: b"Service Unavailable"}
+_PLAIN = b"text/plain; charset=utf-8"
+_BENCODE = b"text/plain"  # what clients and other trackers send; nothing parses it by type
+
+# A page handler: (method, path, query) -> (status, content type, body, extra header lines).
+Pages = Callable[[bytes, bytes, bytes], tuple[int, bytes, bytes, bytes]]
+
+
+@dataclass(slots=True)
+class HttpCounters:
+    requests: int = 0
+    connections: int = 0
+    rejected_connections: int = 0
+    bad_requests: int = 0
+
+
+def not_found(method: bytes, path: bytes, query: bytes) -> tuple[int, bytes, bytes, bytes]:
+    return 404, _PLAIN, b"not found\n", b""
+
+
+class HttpTrackerServer:
+    def __init__(
+        self,
+        tracker: Tracker,
+        *,
+        proxies: TrustedProxies | None = None,
+        pages: Pages = not_found,
+    ) -> None:
+        self.tracker = tracker
+        self.proxies = proxies or TrustedProxies()
+        self.pages = pages
+        self.counters = HttpCounters()
+        self.connections: set[_Connection] = set()
+        self._servers: list[asyncio.base_events.Server] = []
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    async def listen(self, host: str, port: int) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=1024)
+        self._servers.append(server)
+        if self._sweeper is None:
+            self._sweeper = loop.call_later(IDLE_TIMEOUT / 3, self._sweep)
+        bound = sock.getsockname()
+        return bound[0], bound[1]
+
+    def _sweep(self) -> None:
+        """Close connections idle past the timeout (cheaper than a timer per request)."""
+        cutoff = time.monotonic() - IDLE_TIMEOUT
+        for conn in [c for c in self.connections if c.last_active < cutoff]:
+            conn.close()
+        self._sweeper = asyncio.get_running_loop().call_later(IDLE_TIMEOUT / 3, self._sweep)
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for server in self._servers:
+            server.close()
+        for conn in list(self.connections):
+            conn.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+
+class _Connection(asyncio.Protocol):
+    __slots__ = (
+        "_busy", "_forwarded", "_header", "_parser", "_queue", "_target", "_too_long",
+        "_transport", "last_active", "peer_ip", "server",
+    )
+
+    def __init__(self, server: HttpTrackerServer) -> None:
+        self.server = server
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._target = b""
+        self._header = b""
+        self._forwarded: bytes | None = None
+        self._too_long = False
+        self._queue: deque[tuple[bytes, bytes, bytes | None, bool]] = deque()
+        self._busy = False
+        self.peer_ip = b""
+        self.last_active = time.monotonic()
+
+    # -- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports quack like asyncio.Transport without subclassing it.
+        transport = cast(asyncio.Transport, transport)
+        self._transport = transport
+        server = self.server
+        if len(server.connections) >= MAX_CONNECTIONS:
+            server.counters.rejected_connections += 1
+            transport.abort()
+            return
+        server.connections.add(self)
+        server.counters.connections += 1
+        peer = transport.get_extra_info("peername")
+        try:
+            self.peer_ip = normalize(socket.inet_pton(
+                socket.AF_INET6 if ":" in peer[0] else socket.AF_INET, peer[0].partition("%")[0]))
+        except (OSError, TypeError, IndexError):
+            transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.connections.discard(self)
+        self._transport = None
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = time.monotonic()
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._reply(400, _PLAIN, b"upgrade not supported\n", keep_alive=False)
+        except httptools.HttpParserError:
+            self.server.counters.bad_requests += 1
+            self._reply(400, _PLAIN, b"malformed HTTP request\n", keep_alive=False)
+
+    def pause_writing(self) -> None:
+        # The client is not reading its answers: stop reading its requests until it does.
+        if self._transport is not None:
+            self._transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None and len(self._queue) < MAX_QUEUED:
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    # -- httptools callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._target = b""
+        self._forwarded = None
+        self._too_long = False
+
+    def on_url(self, url: bytes) -> None:
+        if len(self._target) + len(url) > MAX_TARGET:
+            self._too_long = True
+        else:
+            self._target += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Only one header matters, and only when the peer is a trusted proxy.
+        if len(name) == 15 and name.lower() == b"x-forwarded-for" and len(value) <= MAX_HEADER:
+            self._forwarded = value if self._forwarded is None else self._forwarded + b"," + value
+
+    def on_message_complete(self) -> None:
+        keep_alive = self._parser.should_keep_alive()
+        target = b"" if self._too_long else self._target
+        self._queue.append((self._parser.get_method(), target, self._forwarded, keep_alive))
+        if len(self._queue) >= MAX_QUEUED and self._transport is not None:
+            self._transport.pause_reading()
+        if not self._busy:
+            self._pump()
+
+    # -- handling --------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        while self._queue and not self._busy and self._transport is not None:
+            method, target, forwarded, keep_alive = self._queue.popleft()
+            self._handle(method, target, forwarded, keep_alive)
+        if not self._busy and self._transport is not None and len(self._queue) < MAX_QUEUED:
+            self._transport.resume_reading()
+
+    def _handle(self, method: bytes, target: bytes, forwarded: bytes | None, keep_alive: bool) -> None:
+        server = self.server
+        server.counters.requests += 1
+        if not target:
+            self._reply(414, _PLAIN, b"request target too long\n", keep_alive=False)
+            return
+        path, _, query = target.partition(b"?")
+        if path == b"/announce" or path.startswith(b"/announce/"):
+            kind = 1
+        elif path == b"/scrape" or path.startswith(b"/scrape/"):
+            kind = 2
+        else:
+            try:
+                status, ctype, body, extra = server.pages(method, path, query)
+            except Exception:  # noqa: BLE001 -- a broken page must not take the tracker down
+                status, ctype, body, extra = 500, _PLAIN, b"internal error\n", b""
+            self._reply(status, ctype, body, keep_alive=keep_alive, extra=extra,
+                        head=method == b"HEAD")
+            return
+        if method not in (b"GET", b"HEAD"):
+            self._reply(405, _PLAIN, b"use GET\n", keep_alive=keep_alive, extra=b"Allow: GET, HEAD\r\n")
+            return
+
+        try:
+            if kind == 1:
+                request = wire.parse_announce(query)
+                ip = self.peer_ip
+                if server.proxies and server.proxies.trusts(ip):
+                    ip = server.proxies.client_address(ip, forwarded)
+                    if request.ip and forwarded is None:
+                        ip = normalize(request.ip)
+                coro: Any = server.tracker.announce(
+                    request, ip, max_peers=server.tracker.policy.numwant_max, other_family=True)
+                finish: Callable[[Any], bytes] = (
+                    wire.encode_announce if request.compact else wire.encode_announce_dict)
+            else:
+                scrape = wire.parse_scrape(query)
+                coro = server.tracker.scrape(scrape.info_hashes)
+                hashes = scrape.info_hashes
+
+                def finish(counts: list[SwarmCounts]) -> bytes:
+                    return wire.encode_scrape(hashes, counts)
+
+            try:
+                pending = coro.send(None)
+            except StopIteration as done:
+                body = finish(done.value)
+            else:
+                self._wait(coro, pending, finish, keep_alive)
+                return
+        except ProtocolError as exc:
+            body = wire.encode_failure(exc.message)
+        self._reply(200, _BENCODE, body, keep_alive=keep_alive)
+
+    def _wait(self, coro: Any, pending: Any, finish: Callable[[Any], bytes], keep_alive: bool) -> None:
+        """The store suspended: answer when it is done, holding later pipelined requests."""
+        self._busy = True
+
+        def done(task: asyncio.Task[Any]) -> None:
+            self._busy = False
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if exc is None:
+                self._reply(200, _BENCODE, finish(task.result()), keep_alive=keep_alive)
+            elif isinstance(exc, ProtocolError):
+                self._reply(200, _BENCODE, wire.encode_failure(exc.message), keep_alive=keep_alive)
+            else:
+                self._reply(200, _BENCODE, wire.encode_failure("internal error"), keep_alive=False)
+            self._pump()
+
+        asyncio.get_running_loop().create_task(resume(coro, pending)).add_done_callback(done)
+
+    def _reply(
+        self, status: int, ctype: bytes, body: bytes, *, keep_alive: bool, extra: bytes = b"",
+        head: bool = False,
+    ) -> None:
+        transport = self._transport
+        if transport is None:
+            return
+        head_lines = b"HTTP/1.1 %d %b\r\nContent-Type: %b\r\nContent-Length: %d\r\n%b%b\r\n" % (
+            status, _REASONS.get(status, b"Unknown"), ctype, len(body), extra,
+            b"" if keep_alive else b"Connection: close\r\n",
+        )
+        transport.write(head_lines if head else head_lines + body)
+        if not keep_alive:
+            self._queue.clear()
+            transport.close()

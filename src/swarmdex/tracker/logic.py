@@ -1,0 +1,118 @@
+"""Announce and scrape: the tracker's rules, independent of UDP or HTTP.
+
+Servers hand us a parsed request and the address the packet really came from; we decide
+who the peer is, whether the torrent is served, how many peers to hand back, and turn the
+peer store's answer into an `AnnounceResponse` for the wire encoders.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from swarmdex.peerstore.base import PeerStore, StoreFull
+from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
+from swarmdex.protocol.errors import ProtocolError
+from swarmdex.tracker.hooks import Allowlist
+
+UNREGISTERED = "unregistered torrent: this tracker serves only torrents listed on its site"
+FULL = "tracker is at capacity, try again later"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerPolicy:
+    """Timing and size rules. Defaults suit a public site; see Settings for each one."""
+
+    interval: int = 1800
+    # Spread re-announces over [interval, interval + jitter) so that peers that started
+    # together (after a restart, say) do not keep arriving together.
+    interval_jitter: int = 180
+    min_interval: int = 300
+    numwant_default: int = 50
+    numwant_max: int = 200
+
+
+@dataclass(slots=True)
+class Counters:
+    """What happened, for the status page and metrics. Plain ints: cheap to bump."""
+
+    announces: int = 0
+    scrapes: int = 0
+    refused: int = 0
+
+
+class Tracker:
+    def __init__(
+        self,
+        store: PeerStore,
+        allowlist: Allowlist,
+        policy: TrackerPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rand: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.allowlist = allowlist
+        self.policy = policy or TrackerPolicy()
+        self.clock = clock
+        self.counters = Counters()
+        self._randrange = (rand or random.Random()).randrange
+
+    async def announce(
+        self, req: AnnounceRequest, source_ip: bytes, *, max_peers: int, other_family: bool
+    ) -> AnnounceResponse:
+        """Record the peer at `source_ip` (packed 4 or 16 bytes) and answer it.
+
+        `max_peers` is what the transport can carry (a UDP answer must fit one datagram);
+        `other_family` asks for the other address family's peers too (HTTP `peers6`).
+        """
+        key = self.allowlist.resolve(req.info_hash)
+        if key is None:
+            self.counters.refused += 1
+            raise ProtocolError(UNREGISTERED)
+        policy = self.policy
+        numwant = policy.numwant_default if req.numwant is None else req.numwant
+        if numwant > policy.numwant_max:
+            numwant = policy.numwant_max
+        if numwant > max_peers:
+            numwant = max_peers
+        try:
+            reply = await self.store.announce(
+                key,
+                source_ip + req.port.to_bytes(2, "big"),
+                event=req.event,
+                seeder=req.left == 0,
+                numwant=numwant,
+                other_family=other_family,
+                now=self.clock(),
+            )
+        except StoreFull:
+            self.counters.refused += 1
+            raise ProtocolError(FULL) from None
+        self.counters.announces += 1
+        interval = policy.interval
+        if policy.interval_jitter:
+            interval += self._randrange(policy.interval_jitter)
+        return AnnounceResponse(
+            interval,
+            policy.min_interval,
+            reply.complete,
+            reply.incomplete,
+            reply.downloaded,
+            reply.peers4,
+            reply.peers6,
+        )
+
+    async def scrape(self, info_hashes: list[bytes]) -> list[SwarmCounts]:
+        """Counts for each hash, in order; hashes the tracker does not serve read as zeros."""
+        self.counters.scrapes += 1
+        resolve = self.allowlist.resolve
+        out = [SwarmCounts() for _ in info_hashes]
+        known = [(i, key) for i, h in enumerate(info_hashes) if (key := resolve(h)) is not None]
+        if known:
+            counts = await self.store.scrape([key for _, key in known], self.clock())
+            for (i, _), c in zip(known, counts, strict=True):
+                out[i] = c
+        return out

@@ -1,0 +1,1 @@
+"""What the HTTP port shows besides the tracker endpoints."""
