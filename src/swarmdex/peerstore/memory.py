@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import random
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from swarmdex.peerstore.base import StoreFull, StoreStats, SwarmReply
 from swarmdex.protocol.announce import Event, SwarmCounts
@@ -35,6 +35,9 @@ _FLAGS = 3
 INDEX_FROM = 512  # peers in one family before the swarm keeps a dict index
 INDEX_UNTIL = 256  # ...and below which it drops it again
 _SHARDS = 256
+# Plain-int copies of the events: comparing to these skips the enum class lookup per call.
+_STOPPED = int(Event.STOPPED)
+_COMPLETED = int(Event.COMPLETED)
 _EMPTY = b""
 
 
@@ -92,7 +95,7 @@ class _Family:
         addrs, size = self.addrs, self.size
         self.index = {bytes(addrs[i : i + size]): i // size for i in range(0, len(addrs), size)}
 
-    def pick(self, numwant: int, skip: int, rand: random.Random) -> bytes:
+    def pick(self, numwant: int, skip: int, rand: Callable[[], float]) -> bytes:
         """Up to `numwant` packed peers, leaving out the one in slot `skip` (-1: none)."""
         count = len(self.meta)
         avail = count - (skip >= 0)
@@ -106,7 +109,7 @@ class _Family:
             return bytes(addrs[:start] + addrs[start + size :])
         # A window of `numwant` records starting at a random slot, wrapping around; when the
         # window covers the requester, widen it by one and cut the requester out.
-        first = rand.randrange(count)
+        first = int(rand() * count)
         span = numwant
         if skip >= 0 and (skip - first) % count < numwant:
             span += 1
@@ -159,7 +162,7 @@ class MemoryPeerStore:
         self._swarms = 0
         self._peers = 0
         self._epoch: float | None = None
-        self._rand = random.Random(seed)
+        self._rand = random.Random(seed).random
 
     def _tick(self, now: float) -> int:
         """`now` as whole seconds since the store's epoch (fits the 30 bits meta allows)."""
@@ -182,7 +185,7 @@ class MemoryPeerStore:
         shard = self._shards[info_hash[0]]
         swarm = shard.get(info_hash)
         if swarm is None:
-            if event == Event.STOPPED:
+            if event == _STOPPED:
                 return SwarmReply(0, 0, 0, _EMPTY, _EMPTY)
             if self._swarms >= self.max_swarms:
                 raise StoreFull("too many torrents")
@@ -191,7 +194,7 @@ class MemoryPeerStore:
         v6 = len(peer) != 6
         family = swarm.v6 if v6 else swarm.v4
 
-        if event == Event.STOPPED:
+        if event == _STOPPED:
             slot = family.find(peer) if family is not None else -1
             if slot >= 0 and family is not None:
                 if family.remove(slot) & SEEDER:
@@ -210,7 +213,7 @@ class MemoryPeerStore:
                 swarm.v4 = family
         slot = family.find(peer)
         word = self._tick(now) << 2
-        if seeder or event == Event.COMPLETED:
+        if seeder or event == _COMPLETED:
             word |= SEEDER
         if slot >= 0:
             old = family.meta[slot]
@@ -225,7 +228,7 @@ class MemoryPeerStore:
             self._peers += 1
             if word & SEEDER:
                 swarm.seeders += 1
-        if event == Event.COMPLETED and not word & COUNTED:
+        if event == _COMPLETED and not word & COUNTED:
             word |= COUNTED
             swarm.downloaded += 1
         if slot >= 0:

@@ -31,6 +31,7 @@ MAX_URL_DATA = 1024
 
 _HEADER = struct.Struct(">QII")  # connection_id or protocol_id, action, transaction_id
 _ANNOUNCE = struct.Struct(">QII20s20sQQQIIIiH")
+_ANNOUNCE_BODY = struct.Struct(">12xI20s20sQQQIIIiH")  # the same, minus what we slice off
 _REPLY_HEAD = struct.Struct(">II")
 _ANNOUNCE_REPLY = struct.Struct(">IIIII")
 _CONNECT_REPLY = struct.Struct(">II8s")
@@ -95,8 +96,8 @@ def parse_request(packet: bytes) -> UdpRequest:
 def parse_announce(packet: bytes) -> UdpAnnounce:
     if len(packet) < _ANNOUNCE.size:
         raise ProtocolError("announce packet too short")
-    (cid, _action, txid, info_hash, peer_id, downloaded, left, uploaded, event, ip, key,
-     num_want, port) = _ANNOUNCE.unpack_from(packet)
+    (txid, info_hash, peer_id, downloaded, left, uploaded, event, ip, key, num_want,
+     port) = _ANNOUNCE_BODY.unpack_from(packet)
     if event > 3:
         raise ProtocolError("unknown event")
     if port == 0:

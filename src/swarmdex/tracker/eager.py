@@ -21,7 +21,7 @@ def _drive(coro: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, Any, T]
     while True:
         try:
             sent = yield pending  # the Task waits on the future the coroutine was waiting on
-        except BaseException as exc:  # noqa: BLE001 -- cancellation and errors go back in
+        except BaseException as exc:  # cancellation and errors go back in
             try:
                 pending = coro.throw(exc)
             except StopIteration as stop:

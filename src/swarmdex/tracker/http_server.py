@@ -224,7 +224,7 @@ class _Connection(asyncio.Protocol):
         else:
             try:
                 status, ctype, body, extra = server.pages(method, path, query)
-            except Exception:  # noqa: BLE001 -- a broken page must not take the tracker down
+            except Exception:  # a broken page must not take the tracker down
                 status, ctype, body, extra = 500, _PLAIN, b"internal error\n", b""
             self._reply(status, ctype, body, keep_alive=keep_alive, extra=extra,
                         head=method == b"HEAD")

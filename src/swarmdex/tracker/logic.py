@@ -58,7 +58,7 @@ class Tracker:
         self.policy = policy or TrackerPolicy()
         self.clock = clock
         self.counters = Counters()
-        self._randrange = (rand or random.Random()).randrange
+        self._random = (rand or random.Random()).random
 
     async def announce(
         self, req: AnnounceRequest, source_ip: bytes, *, max_peers: int, other_family: bool
@@ -92,9 +92,7 @@ class Tracker:
             self.counters.refused += 1
             raise ProtocolError(FULL) from None
         self.counters.announces += 1
-        interval = policy.interval
-        if policy.interval_jitter:
-            interval += self._randrange(policy.interval_jitter)
+        interval = policy.interval + int(self._random() * policy.interval_jitter)
         return AnnounceResponse(
             interval,
             policy.min_interval,
