@@ -9,7 +9,9 @@ than letting memory grow. Nothing is logged per packet; counters say what happen
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.eager import resume
 from swarmdex.tracker.logic import Tracker
 
+log = logging.getLogger(__name__)
 BURST = 64  # datagrams handled per wake-up before other work gets a turn
 RCVBUF = 4 << 20
 # Peers per answer, so an answer is one unfragmented datagram on a 1500-byte path:
@@ -39,6 +42,7 @@ class UdpCounters:
     errors: int = 0  # answered with a BEP 15 error packet
     send_failed: int = 0  # the kernel refused the answer (buffer full): dropped
     overloaded: int = 0  # dropped because too many announces were waiting on the store
+    internal: int = 0  # our own faults (bugs): logged, at most once a minute
 
 
 class UdpTrackerServer:
@@ -58,6 +62,7 @@ class UdpTrackerServer:
         self._pending = 0
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_fault_log = -60.0
 
     def listen(self, host: str, port: int) -> tuple[str, int]:
         """Bind one UDP socket (IPv4 or IPv6 by `host`) and start serving it."""
@@ -99,8 +104,8 @@ class UdpTrackerServer:
             self.counters.packets += 1
             try:
                 self._handle(sock, data, addr, v6)
-            except Exception:  # one bad packet must never stop the listener
-                self.counters.unreadable += 1
+            except Exception as exc:  # one bad packet must never stop the listener
+                self._fault(exc)
 
     def _handle(self, sock: socket.socket, data: bytes, addr: Any, v6: bool) -> None:
         try:
@@ -181,9 +186,17 @@ class UdpTrackerServer:
                 else:
                     self._send(sock, addr, _announce_reply(txid, result, v6))
             else:
+                self._fault(exc)
                 self._error(sock, addr, data, "internal error")
 
         task.add_done_callback(finished)
+
+    def _fault(self, exc: BaseException) -> None:
+        self.counters.internal += 1
+        now = time.monotonic()
+        if now - self._last_fault_log >= 60.0:
+            self._last_fault_log = now
+            log.error("UDP tracker: internal error (%d so far)", self.counters.internal, exc_info=exc)
 
     def _send(self, sock: socket.socket, addr: Any, payload: bytes) -> None:
         try:
