@@ -7,7 +7,8 @@ though libtorrent accepts them:
 
 * leading zeros (``i03e``, ``03:abc``) and negative zero (``i-0e``) -- they give one value two
   encodings, so a re-encoded torrent would no longer hash to the same info hash;
-* duplicate dictionary keys -- libtorrent silently keeps the last one, other clients the first;
+* duplicate dictionary keys -- readers disagree on which value wins (libtorrent's own
+  ``torrent_info`` uses the first, its Python ``bdecode`` the last);
 * trailing bytes after the value;
 * integers outside the signed 64-bit range, and -2**63 -- clients store integers as int64 and
   libtorrent turns these into 0 without an error, so such a "file size" means nothing.
@@ -31,6 +32,7 @@ __all__ = [
     "MAX_INTEGER",
     "MIN_INTEGER",
     "BencodeError",
+    "BytesLike",
     "decode",
     "decode_with_spans",
     "encode",

@@ -8,6 +8,8 @@ import re
 from base64 import b32decode
 from typing import Final
 
+from swarmdex.bittorrent.bencode import BytesLike
+
 __all__ = ["V1_LENGTH", "V2_LENGTH", "InfoHash", "PeerId"]
 
 V1_LENGTH: Final = 20  # SHA-1 of the info dictionary
@@ -30,7 +32,7 @@ class InfoHash:
     __slots__ = ("_digest",)
     _digest: bytes
 
-    def __init__(self, digest: bytes) -> None:
+    def __init__(self, digest: BytesLike) -> None:
         digest = bytes(digest)
         if len(digest) not in (V1_LENGTH, V2_LENGTH):
             raise ValueError(
@@ -105,7 +107,7 @@ class PeerId:
     __slots__ = ("_raw",)
     _raw: bytes
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: BytesLike) -> None:
         raw = bytes(raw)
         if len(raw) != PEER_ID_LENGTH:
             raise ValueError(f"a peer id is {PEER_ID_LENGTH} bytes, not {len(raw)}")

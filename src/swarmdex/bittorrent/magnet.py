@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import quote, unquote_to_bytes
 
+from swarmdex.bittorrent.bencode import MAX_INTEGER
 from swarmdex.bittorrent.infohash import V1_LENGTH, V2_LENGTH, InfoHash
 
 __all__ = ["Magnet", "MagnetError", "make_magnet", "parse_magnet"]
@@ -129,7 +130,7 @@ def _apply(fields: _Fields, param: str) -> None:
         fields.name = _unescape(raw_value.replace("+", " "), "dn") or None
     elif key == "xl":
         size = _unescape(raw_value, "xl")
-        if not _XL_RE.fullmatch(size):
+        if not _XL_RE.fullmatch(size) or int(size) > MAX_INTEGER:
             raise MagnetError(f"magnet xl (size) must be a number of bytes, not {size!r}")
         fields.size = int(size)
     elif key in ("tr", "ws"):

@@ -40,7 +40,13 @@ from itertools import pairwise
 from types import MappingProxyType
 from typing import Final
 
-from swarmdex.bittorrent.bencode import MAX_INTEGER, BencodeError, decode_with_spans, encode
+from swarmdex.bittorrent.bencode import (
+    MAX_INTEGER,
+    BencodeError,
+    BytesLike,
+    decode_with_spans,
+    encode,
+)
 from swarmdex.bittorrent.infohash import InfoHash
 
 __all__ = [
@@ -116,6 +122,11 @@ class Metainfo:
     info_hash_v2: bytes | None
     """SHA-256 of :attr:`info_bytes`, when the torrent is v2 (``meta version`` 2)."""
     name: str
+    """``info.name``: the torrent's display name, and its directory when multi-file.
+
+    libtorrent shows a v2-only torrent whose tree holds one top-level file under that file's
+    name instead; :attr:`files` follows it, this stays the name the creator chose.
+    """
     piece_length: int
     files: tuple[FileEntry, ...]
     total_size: int
@@ -193,7 +204,7 @@ class _File:
 
 
 def parse_torrent(
-    data: bytes,
+    data: BytesLike,
     *,
     max_size: int | None = None,
     max_files: int = DEFAULT_MAX_FILES,
@@ -234,7 +245,7 @@ def parse_torrent(
         name=layout.name,
         piece_length=layout.piece_length,
         files=layout.files,
-        total_size=sum(entry.size for entry in layout.files if not entry.padding),
+        total_size=layout.total_size,
         is_private=_private(info),
         announce=announce,
         announce_list=announce_list,
@@ -253,6 +264,7 @@ class _Layout:
     name: str
     piece_length: int
     files: tuple[FileEntry, ...]
+    total_size: int
     has_v1: bool
     has_v2: bool
 
@@ -274,15 +286,18 @@ def _parse_info(info: dict[bytes, object], piece_layers: object, limits: _Limits
     else:
         assert v2_files is not None
         files = v2_files
-        # libtorrent reads a v2 tree with a single top-level file as a single-file torrent
-        # stored under that file's own name, whatever 'name' says.
-        prefix = () if len(v2_files) == 1 and len(v2_files[0].path) == 1 else (name,)
+        # libtorrent reads a v2 tree whose only top-level entry is a file as a single-file
+        # torrent stored under that file's own name, whatever 'name' says.
+        tree = info[b"file tree"]
+        assert isinstance(tree, dict)
+        single = len(tree) == 1 and len(v2_files) == 1 and len(v2_files[0].path) == 1
+        prefix = () if single else (name,)
 
     if v1_files is not None and v2_files is not None:
         files = _merge_hybrid(v1_files, v2_files, piece_length)
     total = sum(entry.size for entry in files if not entry.padding)
     if total == 0:
-        raise MetainfoError("torrent contains no data (all files are empty)")
+        raise MetainfoError("torrent contains no data (every file is empty or padding)")
     if sum(entry.size for entry in files) > MAX_INTEGER:
         raise MetainfoError("torrent is larger than 2**63 - 1 bytes")
     if has_v1:
@@ -295,7 +310,7 @@ def _parse_info(info: dict[bytes, object], piece_layers: object, limits: _Limits
         for entry in files
     )
     _check_unique_paths(entries)
-    return _Layout(name, piece_length, entries, has_v1, has_v2)
+    return _Layout(name, piece_length, entries, total, has_v1, has_v2)
 
 
 def _require_sorted_keys(info: dict[bytes, object]) -> None:
@@ -450,8 +465,10 @@ def _check_unique_paths(entries: Iterable[FileEntry]) -> None:
         if entry.padding:
             continue  # never written to disk; libtorrent names them all ".pad/<size>"
         path = entry.path
-        if path in files or path in directories:
+        if path in files:
             raise MetainfoError(f"two files share the path {'/'.join(path)!r}")
+        if path in directories:
+            raise MetainfoError(f"{'/'.join(path)!r} is both a file and a directory")
         files.add(path)
         for depth in range(1, len(path)):
             if path[:depth] in files:
@@ -610,7 +627,8 @@ def _merge_hybrid(v1: list[_File], v2: list[_File], piece_length: int) -> list[_
     """Check that a hybrid's v1 list and v2 tree agree and return the v1 list with roots.
 
     Same files (paths and sizes, pad files aside) in the same order; each non-empty file
-    starts on a piece boundary, and each pad file fills exactly the rest of a piece.
+    starts on a piece boundary, and each pad file fills exactly the rest of one piece.
+    libtorrent refuses hybrids that break any of these rules.
     """
     real = [entry for entry in v1 if not entry.padding]
     if [(e.path, e.size) for e in real] != [(e.path, e.size) for e in v2]:
@@ -622,9 +640,10 @@ def _merge_hybrid(v1: list[_File], v2: list[_File], piece_length: int) -> list[_
     offset = 0
     for entry in v1:
         if entry.padding:
-            if offset % piece_length == 0 or (offset + entry.size) % piece_length:
+            if offset % piece_length == 0 or entry.size != piece_length - offset % piece_length:
                 raise MetainfoError(
-                    f"hybrid torrent's pad file at byte {offset} does not end a piece"
+                    f"hybrid torrent's pad file at byte {offset} does not fill exactly the "
+                    "rest of a piece"
                 )
             merged.append(entry)
         else:
@@ -684,7 +703,7 @@ def _optional_int(value: object) -> int | None:
 # --------------------------------------------------------------------------- rewriting
 
 
-def rebuild_with_trackers(torrent: bytes, tiers: Sequence[Sequence[str]]) -> bytes:
+def rebuild_with_trackers(torrent: BytesLike, tiers: Sequence[Sequence[str]]) -> bytes:
     """Return ``torrent`` with its trackers replaced by ``tiers`` (BEP 12 tiers of URLs).
 
     ``announce`` becomes the first URL and ``announce-list`` the tiers (omitted for a single
@@ -692,11 +711,12 @@ def rebuild_with_trackers(torrent: bytes, tiers: Sequence[Sequence[str]]) -> byt
     above all, is copied byte for byte, so the info hashes cannot change.  Only the top level
     is parsed: this does not validate the torrent, :func:`parse_torrent` does.
     """
+    torrent = bytes(torrent)
     try:
         _, spans = decode_with_spans(torrent)
     except BencodeError as exc:
         raise MetainfoError(f"not a valid torrent file: {exc}") from None
-    return _splice_trackers(bytes(torrent), spans, tiers)
+    return _splice_trackers(torrent, spans, tiers)
 
 
 def _splice_trackers(
