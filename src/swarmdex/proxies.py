@@ -21,11 +21,18 @@ def normalize(packed: bytes) -> bytes:
     return packed
 
 
+def _unmapped(net: IPNetwork) -> IPNetwork:
+    """`::ffff:10.0.0.1` (as dual-stack logs show it) means the IPv4 address 10.0.0.1."""
+    if isinstance(net, ipaddress.IPv6Network) and net.network_address.ipv4_mapped and net.prefixlen >= 96:
+        return ipaddress.IPv4Network((net.network_address.ipv4_mapped, net.prefixlen - 96))
+    return net
+
+
 class TrustedProxies:
     __slots__ = ("_exact", "_networks")
 
     def __init__(self, networks: Iterable[str] = ()) -> None:
-        nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+        nets = [_unmapped(ipaddress.ip_network(n, strict=False)) for n in networks]
         # Single addresses are the common case: a set lookup beats walking networks.
         self._exact = {n.network_address.packed for n in nets if n.num_addresses == 1}
         self._networks: list[IPNetwork] = [n for n in nets if n.num_addresses > 1]

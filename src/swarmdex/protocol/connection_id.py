@@ -53,7 +53,7 @@ class ConnectionIds:
             return False
         current = int(now)
         age = (current - ((connection_id[0] << 8) | connection_id[1])) & 0xFFFF
-        if age > self.lifetime:
+        if age > self.lifetime or age > current:
             return False
         h = self._base.copy()
         h.update((current - age).to_bytes(8, "big") + address)

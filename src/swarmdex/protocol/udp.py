@@ -94,6 +94,8 @@ def parse_request(packet: bytes) -> UdpRequest:
 
 
 def parse_announce(packet: bytes) -> UdpAnnounce:
+    if len(packet) < 16:
+        raise ProtocolError("packet too short", replyable=False)
     if len(packet) < _ANNOUNCE.size:
         raise ProtocolError("announce packet too short")
     (txid, info_hash, peer_id, downloaded, left, uploaded, event, ip, key, num_want,
