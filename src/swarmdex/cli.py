@@ -70,9 +70,14 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency, but asyncio works too
-        asyncio.run(run(settings, announce=say))
+        runner = asyncio.run
     else:
-        uvloop.run(run(settings, announce=say))
+        runner = uvloop.run
+    try:
+        runner(run(settings, announce=say))
+    except OSError as exc:  # listening failed: say so plainly, no traceback
+        message = exc.strerror or str(exc)
+        raise click.ClickException(f"{message}: {exc.filename}" if exc.filename else message) from None
 
 
 @main.group()

@@ -140,7 +140,9 @@ class Node:
                 if defaults and ":" in host and exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
                     log.warning("not listening on %s: %s", host, exc)
                     continue
-                raise
+                raise OSError(
+                    exc.errno, f"cannot listen on {host} (HTTP {s.port}, UDP {s.udp_port}): {exc.strerror}"
+                ) from None
             shown = url_host(s.public_host or http_host)
             shown_udp = url_host(s.public_host or udp_host)
             lines += [

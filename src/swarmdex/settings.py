@@ -8,14 +8,16 @@ a config file or an environment variable is caught at start instead of silently 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 ENV_PREFIX = "SWARMDEX_"
 CONFIG_NAME = "swarmdex.toml"
@@ -29,7 +31,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     data_dir: Path = Field(Path("data"), description="Where swarmdex keeps its state.")
-    hosts: list[str] = Field(
+    hosts: Annotated[list[str], NoDecode] = Field(
         ["0.0.0.0", "::"],
         description="Addresses to listen on (HTTP and UDP). IPv6 ones that cannot be bound "
         "are skipped with a warning when they come from the defaults.",
@@ -58,9 +60,23 @@ class Settings(BaseSettings):
     max_peers: int = Field(10_000_000, ge=1)
     max_swarms: int = Field(2_000_000, ge=1)
     connection_id_lifetime: int = Field(120, ge=60, le=3600)
-    trusted_proxies: list[str] = Field(
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
         [], description="Addresses or networks whose X-Forwarded-For and ip= are believed."
     )
+
+    @field_validator("hosts", "trusted_proxies", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        """Lists from the environment: `a,b` or JSON `["a", "b"]`."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("not a JSON list") from None
+            return [item.strip() for item in text.split(",") if item.strip()]
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -103,9 +119,10 @@ class Settings(BaseSettings):
 
 
 def _unknown_env(environ: Mapping[str, str]) -> list[str]:
+    # Environment names match in any case, as pydantic-settings reads them.
     known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
     known.add(ENV_PREFIX + "CONFIG")
-    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
 
 
 def load_settings(cli: dict[str, Any] | None = None, *, config: Path | None = None) -> Settings:
@@ -135,10 +152,12 @@ def load_settings(cli: dict[str, Any] | None = None, *, config: Path | None = No
             raise SettingsError(f"{config}: unknown setting(s): {', '.join(unknown_keys)}")
 
     # Environment beats the file: drop file keys that the environment sets.
-    env_keys = {k[len(ENV_PREFIX):].lower() for k in environ if k.startswith(ENV_PREFIX)}
+    env_keys = {k[len(ENV_PREFIX):].lower() for k in environ if k.upper().startswith(ENV_PREFIX)}
     merged = {k: v for k, v in file_values.items() if k not in env_keys} | cli
     try:
         return Settings(**merged)
+    except SourceError as exc:  # a value the environment source could not even parse
+        raise SettingsError(f"invalid settings: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

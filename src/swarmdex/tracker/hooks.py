@@ -31,36 +31,47 @@ class ListedTorrents:
     """`listed` mode: only the torrents added here are served."""
 
     def __init__(self) -> None:
-        self._keys: dict[bytes, bytes] = {}
+        self._keys: dict[bytes, bytes] = {}  # announced 20-byte hash -> swarm key
+        self._hashes: dict[bytes, tuple[bytes, ...]] = {}  # swarm key -> its announced hashes
 
     def resolve(self, info_hash: bytes) -> bytes | None:
         return self._keys.get(info_hash)
 
     def __len__(self) -> int:
-        return len(set(self._keys.values()))
+        return len(self._hashes)
 
     def add(self, v1: bytes | None = None, v2: bytes | None = None) -> bytes:
         """Serve a torrent by its v1 (20-byte) and/or v2 (32-byte) hash; return its swarm key."""
-        hashes = [h for h in (v1, v2[:20] if v2 else None) if h]
-        if not hashes or (v1 is not None and len(v1) != 20) or (v2 is not None and len(v2) != 32):
+        if (v1 is None and v2 is None) or (v1 is not None and len(v1) != 20) or (
+            v2 is not None and len(v2) != 32
+        ):
             raise ValueError("need a 20-byte v1 hash and/or a 32-byte v2 hash")
+        hashes = tuple(h for h in (v1, v2[:20] if v2 else None) if h)
+        for h in hashes:
+            if h in self._keys:
+                self.remove(h)  # re-adding replaces, it never leaves half a torrent behind
         key = hashes[0]
         for h in hashes:
             self._keys[h] = key
+        self._hashes[key] = hashes
         return key
 
     def remove(self, v1: bytes | None = None, v2: bytes | None = None) -> bytes | None:
-        """Stop serving a torrent; return its swarm key (to drop the swarm) if it was served."""
-        key = None
+        """Stop serving a torrent given any of its hashes; return its swarm key if it was
+        served (the caller drops the swarm). A hybrid goes as a whole."""
         for h in (v1, v2[:20] if v2 else None):
-            if h:
-                key = self._keys.pop(h, None) or key
-        return key
+            key = self._keys.get(h) if h else None
+            if key is not None:
+                for announced in self._hashes.pop(key):
+                    del self._keys[announced]
+                return key
+        return None
 
     def replace(self, other: ListedTorrents) -> set[bytes]:
         """Serve exactly what `other` serves; return the swarm keys no longer served."""
-        gone = set(self._keys.values()) - set(other._keys.values())
+        gone = set(self._hashes) - set(other._hashes)
         self._keys = dict(other._keys)
+        self._hashes = dict(other._hashes)
         return gone
 
     def load(self, path: Path) -> int:

@@ -26,13 +26,14 @@ from swarmdex.tracker.eager import resume
 from swarmdex.tracker.logic import Tracker
 
 MAX_TARGET = 8192  # bytes of request target (path + query)
-MAX_HEADER = 8192  # bytes of any one header value we keep
+MAX_HEADER = 8192  # bytes of X-Forwarded-For we keep, all repeats together
+MAX_HEAD = 65536  # bytes of request line + headers before we give up on a request
 MAX_QUEUED = 16  # pipelined requests waiting before we stop reading
 IDLE_TIMEOUT = 30.0
 MAX_CONNECTIONS = 10_000
 
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
-            414: b"URI Too Long", 500: b"Internal Server Error", 503: b"Service Unavailable"}
+            414: b"URI Too Long", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 503: b"Service Unavailable"}
 _PLAIN = b"text/plain; charset=utf-8"
 _BENCODE = b"text/plain"  # what clients and other trackers send; nothing parses it by type
 
@@ -110,8 +111,8 @@ class HttpTrackerServer:
 
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "_busy", "_forwarded", "_header", "_parser", "_queue", "_target", "_too_long",
-        "_transport", "last_active", "peer_ip", "server",
+        "_busy", "_forwarded", "_head_size", "_in_head", "_parser", "_queue", "_reading",
+        "_target", "_too_long", "_transport", "_write_paused", "last_active", "peer_ip", "server",
     )
 
     def __init__(self, server: HttpTrackerServer) -> None:
@@ -119,11 +120,14 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._target = b""
-        self._header = b""
         self._forwarded: bytes | None = None
         self._too_long = False
+        self._in_head = True  # between the start of a request and the end of its headers
+        self._head_size = 0
         self._queue: deque[tuple[bytes, bytes, bytes | None, bool]] = deque()
-        self._busy = False
+        self._busy = False  # an answer is being computed in a Task
+        self._write_paused = False  # the client is not reading what we send
+        self._reading = True
         self.peer_ip = b""
         self.last_active = time.monotonic()
 
@@ -153,22 +157,43 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self._in_head:
+            # httptools buffers a header it has not seen the end of, without limit.
+            self._head_size += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._reply(400, _PLAIN, b"upgrade not supported\n", keep_alive=False)
+            return
         except httptools.HttpParserError:
             self.server.counters.bad_requests += 1
             self._reply(400, _PLAIN, b"malformed HTTP request\n", keep_alive=False)
+            return
+        if self._in_head and self._head_size > MAX_HEAD:
+            self.server.counters.bad_requests += 1
+            self._reply(431, _PLAIN, b"request headers too large\n", keep_alive=False)
 
     def pause_writing(self) -> None:
-        # The client is not reading its answers: stop reading its requests until it does.
-        if self._transport is not None:
-            self._transport.pause_reading()
+        self._write_paused = True
+        self._flow()
 
     def resume_writing(self) -> None:
-        if self._transport is not None and len(self._queue) < MAX_QUEUED:
-            self._transport.resume_reading()
+        self._write_paused = False
+        self._pump()
+
+    def _flow(self) -> None:
+        """Read requests only while we can answer them: not while the client leaves our
+        answers unread, an answer is pending, or enough pipelined requests are queued."""
+        transport = self._transport
+        if transport is None:
+            return
+        stop = self._write_paused or self._busy or len(self._queue) >= MAX_QUEUED
+        if stop and self._reading:
+            transport.pause_reading()
+            self._reading = False
+        elif not stop and not self._reading:
+            transport.resume_reading()
+            self._reading = True
 
     def close(self) -> None:
         if self._transport is not None:
@@ -180,6 +205,11 @@ class _Connection(asyncio.Protocol):
         self._target = b""
         self._forwarded = None
         self._too_long = False
+        self._in_head = True
+        self._head_size = 0
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
 
     def on_url(self, url: bytes) -> None:
         if len(self._target) + len(url) > MAX_TARGET:
@@ -189,26 +219,24 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         # Only one header matters, and only when the peer is a trusted proxy.
-        if len(name) == 15 and name.lower() == b"x-forwarded-for" and len(value) <= MAX_HEADER:
-            self._forwarded = value if self._forwarded is None else self._forwarded + b"," + value
+        if len(name) == 15 and name.lower() == b"x-forwarded-for":
+            joined = value if self._forwarded is None else self._forwarded + b"," + value
+            # Too long to be honest: keep a value that TrustedProxies reads as malformed.
+            self._forwarded = joined if len(joined) <= MAX_HEADER else b"?"
 
     def on_message_complete(self) -> None:
         keep_alive = self._parser.should_keep_alive()
         target = b"" if self._too_long else self._target
         self._queue.append((self._parser.get_method(), target, self._forwarded, keep_alive))
-        if len(self._queue) >= MAX_QUEUED and self._transport is not None:
-            self._transport.pause_reading()
-        if not self._busy:
-            self._pump()
+        self._pump()
 
     # -- handling --------------------------------------------------------------------------
 
     def _pump(self) -> None:
-        while self._queue and not self._busy and self._transport is not None:
+        while self._queue and not self._busy and not self._write_paused and self._transport:
             method, target, forwarded, keep_alive = self._queue.popleft()
             self._handle(method, target, forwarded, keep_alive)
-        if not self._busy and self._transport is not None and len(self._queue) < MAX_QUEUED:
-            self._transport.resume_reading()
+        self._flow()
 
     def _handle(self, method: bytes, target: bytes, forwarded: bytes | None, keep_alive: bool) -> None:
         server = self.server

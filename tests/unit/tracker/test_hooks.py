@@ -1,0 +1,137 @@
+"""Allowlists: open mode, and the listed torrents with their hybrid aliases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from swarmdex.tracker.hooks import ListedTorrents, OpenTracker
+
+V1 = bytes(range(20))
+V2 = bytes(range(100, 132))
+OTHER = b"\xee" * 20
+V2_ONLY = b"\x05" * 32
+
+
+def test_open_tracker_serves_every_hash_as_itself() -> None:
+    assert OpenTracker().resolve(V1) == V1
+
+
+def test_v1_only() -> None:
+    listed = ListedTorrents()
+    assert listed.add(V1) == V1
+    assert listed.resolve(V1) == V1
+    assert listed.resolve(OTHER) is None
+    assert len(listed) == 1
+
+
+def test_v2_only_is_served_under_its_truncated_hash() -> None:
+    listed = ListedTorrents()
+    assert listed.add(v2=V2) == V2[:20]
+    assert listed.resolve(V2[:20]) == V2[:20]
+    assert listed.resolve(V2) is None
+
+
+def test_hybrid_aliases_one_swarm() -> None:
+    listed = ListedTorrents()
+    key = listed.add(V1, V2)
+    assert key == V1
+    assert listed.resolve(V1) == listed.resolve(V2[:20]) == key
+    assert len(listed) == 1
+    assert listed.remove(V1, V2) == key
+    assert listed.resolve(V1) is None and listed.resolve(V2[:20]) is None
+    assert len(listed) == 0
+
+
+@pytest.mark.parametrize(("v1", "v2"), [
+    (None, None),
+    (b"", None),
+    (V1[:19], None),
+    (V1 + b"x", None),
+    (None, V2[:31]),
+    (None, V1),
+    (V1, V2[:20]),
+    (V1, b""),
+])
+def test_bad_hashes_are_refused_and_nothing_is_added(v1: bytes | None, v2: bytes | None) -> None:
+    listed = ListedTorrents()
+    with pytest.raises(ValueError, match="20-byte v1 hash and/or a 32-byte v2 hash"):
+        listed.add(v1, v2)
+    assert len(listed) == 0
+    assert listed.resolve(V1) is None
+
+
+def test_remove_unknown_is_none() -> None:
+    listed = ListedTorrents()
+    listed.add(V1)
+    assert listed.remove(OTHER) is None
+    assert listed.remove(v2=V2) is None
+    assert listed.resolve(V1) == V1
+
+
+@pytest.mark.parametrize("by", ["v1", "v2"])
+def test_removing_a_hybrid_by_either_hash_stops_serving_it(by: str) -> None:
+    """A hybrid is one torrent: given any of its hashes, `remove` must drop both aliases.
+
+    Otherwise the other alias stays served and, once the site drops the swarm by the returned
+    key, its announces re-create that swarm under a key nothing lists any more.
+    """
+    listed = ListedTorrents()
+    key = listed.add(V1, V2)
+    removed = listed.remove(V1) if by == "v1" else listed.remove(v2=V2)
+    assert removed == key
+    assert listed.resolve(V1) is None
+    assert listed.resolve(V2[:20]) is None
+    assert len(listed) == 0
+
+
+def test_replace_reports_the_swarms_no_longer_served() -> None:
+    listed = ListedTorrents()
+    listed.add(V1, V2)
+    listed.add(OTHER)
+    fresh = ListedTorrents()
+    fresh.add(OTHER)
+    fresh.add(v2=b"\x01" * 32)
+    assert listed.replace(fresh) == {V1}
+    assert listed.resolve(V2[:20]) is None
+    assert listed.resolve(b"\x01" * 20) == b"\x01" * 20
+    # The copy is independent of the list it came from.
+    fresh.add(V1)
+    assert listed.resolve(V1) is None
+    same = ListedTorrents()
+    same.add(OTHER)
+    same.add(v2=b"\x01" * 32)
+    assert listed.replace(same) == set()
+
+
+def test_load_reads_comments_blanks_and_hybrids(tmp_path: Path) -> None:
+    path = tmp_path / "allowlist.txt"
+    path.write_text(
+        "# served torrents\n"
+        "\n"
+        f"{V1.hex().upper()}  {V2.hex()}   # a hybrid\n"
+        f"   {OTHER.hex()}\n"
+        f"{V2_ONLY.hex()}\n"
+    )
+    listed = ListedTorrents()
+    assert listed.load(path) == 3
+    assert len(listed) == 3
+    assert listed.resolve(V2[:20]) == V1
+    assert listed.resolve(OTHER) == OTHER
+    assert listed.resolve(V2_ONLY[:20]) == V2_ONLY[:20]
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("nothex", "not a hex info hash: 'nothex'"),
+    ("abc", "not a hex info hash"),
+    ("ab" * 21, "expected a 40-hex v1 and/or 64-hex v2 hash"),
+    (f"{V1.hex()} {OTHER.hex()}", "expected a 40-hex v1"),
+    (f"{V1.hex()} {V2.hex()} {OTHER.hex()}", "expected a 40-hex v1"),
+])
+def test_load_names_the_bad_line(tmp_path: Path, line: str, problem: str) -> None:
+    path = tmp_path / "allowlist.txt"
+    path.write_text(f"{OTHER.hex()}\n# fine so far\n{line}\n")
+    with pytest.raises(ValueError, match=f"{path}:3: ") as caught:
+        ListedTorrents().load(path)
+    assert problem in str(caught.value)
