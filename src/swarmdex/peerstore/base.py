@@ -30,7 +30,9 @@ Duties of every backend
 6. `remove_swarm` forgets a swarm at once (deleted or taken-down torrent).
 7. When a limit is reached, `announce` raises `StoreFull` rather than growing without
    bound; a known peer's re-announce is always accepted.
-8. Announce order among returned peers is unspecified but should be random enough that
+8. `now` is wall-clock seconds and may step back a little (clock adjustments): a store
+   must stay consistent, at worst keeping a peer somewhat longer than `peer_ttl`.
+9. Announce order among returned peers is unspecified but should be random enough that
    every peer of a large swarm gets handed out.
 
 All methods are coroutines so that a networked backend fits the same contract; the memory

@@ -22,6 +22,7 @@ them.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from array import array
 from collections.abc import Callable, Sequence
@@ -63,8 +64,8 @@ class _Family:
 
     def append(self, peer: bytes, word: int) -> int:
         slot = len(self.meta)
+        self.meta.append(word)  # first: it is the one that can fail (a word out of range)
         self.addrs += peer
-        self.meta.append(word)
         if self.index is not None:
             self.index[peer] = slot
         elif slot + 1 >= INDEX_FROM:
@@ -169,7 +170,10 @@ class MemoryPeerStore:
         epoch = self._epoch
         if epoch is None:
             epoch = self._epoch = now - 1.0
-        return int(now - epoch)
+        tick = int(now - epoch)
+        # A clock stepped back to before the epoch reads as the epoch: ages come out a bit
+        # long until it catches up, which beats refusing to store the peer.
+        return tick if tick > 0 else 0
 
     async def announce(
         self,
@@ -182,6 +186,9 @@ class MemoryPeerStore:
         other_family: bool,
         now: float,
     ) -> SwarmReply:
+        v6 = len(peer) == 18
+        if not v6 and len(peer) != 6:
+            raise ValueError("a peer is 6 (IPv4) or 18 (IPv6) bytes")
         shard = self._shards[info_hash[0]]
         swarm = shard.get(info_hash)
         if swarm is None:
@@ -191,7 +198,6 @@ class MemoryPeerStore:
                 raise StoreFull("too many torrents")
             swarm = shard[info_hash] = _Swarm()
             self._swarms += 1
-        v6 = len(peer) != 6
         family = swarm.v6 if v6 else swarm.v4
 
         if event == _STOPPED:
@@ -288,7 +294,8 @@ class MemoryPeerStore:
     async def collect_garbage(self, now: float) -> int:
         if self._epoch is None:
             return 0
-        cutoff = (self._tick(now) - int(self.peer_ttl)) << 2
+        # Ticks are whole seconds: round the lifetime up so no peer ever goes early.
+        cutoff = (self._tick(now) - math.ceil(self.peer_ttl)) << 2
         removed = 0
         for shard in self._shards:
             removed += self._collect_shard(shard, cutoff)

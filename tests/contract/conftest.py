@@ -1,0 +1,114 @@
+"""Backends under the PeerStore contract, and the event loop the suite drives them with.
+
+A backend factory takes keyword arguments `peer_ttl`, `max_peers` and `max_swarms` (None means
+the backend's default) and returns a fresh, empty store, or an awaitable that resolves to one.
+The suite closes every store it makes. To run the suite against another backend, write its
+factory and add it to `BACKENDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Iterator
+from typing import Any, Protocol, TypeVar
+
+import pytest
+
+from swarmdex.peerstore.base import PeerStore
+from swarmdex.peerstore.memory import MemoryPeerStore
+
+T = TypeVar("T")
+
+# Long enough that nothing expires unless a test moves the clock on purpose.
+PEER_TTL = 1800.0
+
+
+class StoreFactory(Protocol):
+    __name__: str
+
+    def __call__(
+        self, *, peer_ttl: float, max_peers: int | None = None, max_swarms: int | None = None
+    ) -> PeerStore | Awaitable[PeerStore]: ...
+
+
+class Run(Protocol):
+    """Runs one awaitable to completion on the test's event loop and returns its result."""
+
+    def __call__(self, awaitable: Awaitable[T], /) -> T: ...
+
+
+class MakeStore(Protocol):
+    def __call__(
+        self,
+        *,
+        peer_ttl: float = PEER_TTL,
+        max_peers: int | None = None,
+        max_swarms: int | None = None,
+    ) -> PeerStore: ...
+
+
+def memory(
+    *, peer_ttl: float, max_peers: int | None = None, max_swarms: int | None = None
+) -> PeerStore:
+    limits: dict[str, Any] = {}
+    if max_peers is not None:
+        limits["max_peers"] = max_peers
+    if max_swarms is not None:
+        limits["max_swarms"] = max_swarms
+    return MemoryPeerStore(peer_ttl=peer_ttl, **limits)
+
+
+BACKENDS: list[StoreFactory] = [memory]
+
+
+@pytest.fixture(params=BACKENDS, ids=lambda factory: factory.__name__)
+def backend(request: pytest.FixtureRequest) -> StoreFactory:
+    factory: StoreFactory = request.param
+    return factory
+
+
+@pytest.fixture
+def run() -> Iterator[Run]:
+    """One event loop per test: networked backends bind their connections to the loop."""
+    loop = asyncio.new_event_loop()
+
+    def run(awaitable: Awaitable[T], /) -> T:
+        return loop.run_until_complete(_as_coroutine(awaitable))
+
+    try:
+        yield run
+    finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+@pytest.fixture
+def make_store(backend: StoreFactory, run: Run) -> Iterator[MakeStore]:
+    """Builds stores of the backend under test; closes them all when the test ends."""
+    made: list[PeerStore] = []
+
+    def make(
+        *,
+        peer_ttl: float = PEER_TTL,
+        max_peers: int | None = None,
+        max_swarms: int | None = None,
+    ) -> PeerStore:
+        store = backend(peer_ttl=peer_ttl, max_peers=max_peers, max_swarms=max_swarms)
+        if inspect.isawaitable(store):
+            store = run(store)
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        run(store.close())
+
+
+@pytest.fixture
+def store(make_store: MakeStore) -> PeerStore:
+    return make_store()
