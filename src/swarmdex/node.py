@@ -178,7 +178,7 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.udp.close()
+        await self.udp.close()
         await self.http.close()
         await self.store.close()
 

@@ -78,7 +78,7 @@ def test_udp_garbage_burst_then_valid_announce() -> None:
             # Each one was either answered with an error or dropped, never served.
             assert counters.errors + counters.unreadable - before[2] == GARBAGE_DATAGRAMS
             assert node.counts() == before[0] == (1, 1)
-            assert node.node.udp._pending == 0
+            assert len(node.node.udp.tasks) == 0
 
             reply = await client.announce_ok(h, port=6002)
             assert (reply.seeders, reply.leechers) == (1, 1)

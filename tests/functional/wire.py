@@ -155,9 +155,9 @@ class UdpClient:
         return name[0], name[1]
 
     def source(self) -> bytes:
-        """Our address as the tracker keys connection ids: packed IP + port."""
-        host, port = self.local
-        return ipaddress.ip_address(host).packed + port.to_bytes(2, "big")
+        """Our address as the tracker keys connection ids: the packed IP alone."""
+        host, _port = self.local
+        return ipaddress.ip_address(host).packed
 
     def next_txid(self) -> int:
         self._txid = (self._txid + 1) & 0xFFFFFFFF

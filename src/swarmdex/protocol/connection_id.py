@@ -5,6 +5,9 @@ source cannot make us send peer lists at a victim. Instead of remembering ids, w
 
     id = slot (2 bytes, big endian) || MAC(key, slot || address)[:6]
 
+The address is the client's packed IP without its port, as BEP 15 intends: clients such as
+libtorrent share one connection id among all their sockets.
+
 where `slot` counts seconds. On announce we rebuild the full slot from the 16 bits the id
 carries and the current time, refuse ids older than `lifetime`, and compare MACs in constant
 time. Nothing is stored per client, so a flood of connects costs no memory.
@@ -42,7 +45,7 @@ class ConnectionIds:
         return h.digest()
 
     def issue(self, address: bytes, now: float) -> bytes:
-        """A fresh id for `address` (packed IP + port, any stable byte form)."""
+        """A fresh id for `address` (the packed source IP)."""
         slot = int(now)
         return (slot % _WRAP).to_bytes(2, "big") + self._mac(slot, address)
 

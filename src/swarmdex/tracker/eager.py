@@ -9,8 +9,10 @@ networked store), `resume` wraps the half-run coroutine so a Task can finish the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -36,3 +38,33 @@ def _drive(coro: Coroutine[Any, Any, T], pending: Any) -> Generator[Any, Any, T]
 async def resume(coro: Coroutine[Any, Any, T], pending: Any) -> T:
     """Finish `coro`, which already ran once and yielded `pending`."""
     return await _drive(coro, pending)
+
+
+class TaskSet:
+    """Tasks started for suspended requests, held until done.
+
+    The event loop keeps only weak references to tasks; without this a task could be
+    collected mid-flight. It also lets a server cancel what is left when it stops.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], done: Callable[[asyncio.Task[Any]], None]
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(done)
+
+    async def cancel(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -9,6 +9,7 @@ Nothing is logged per request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections import deque
@@ -22,9 +23,10 @@ from swarmdex.protocol import http as wire
 from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.proxies import TrustedProxies, normalize
-from swarmdex.tracker.eager import resume
+from swarmdex.tracker.eager import TaskSet, resume
 from swarmdex.tracker.logic import Tracker
 
+log = logging.getLogger(__name__)
 MAX_TARGET = 8192  # bytes of request target (path + query)
 MAX_HEADER = 8192  # bytes of X-Forwarded-For we keep, all repeats together
 MAX_HEAD = 65536  # bytes of request line + headers before we give up on a request
@@ -47,6 +49,7 @@ class HttpCounters:
     connections: int = 0
     rejected_connections: int = 0
     bad_requests: int = 0
+    internal: int = 0
 
 
 def not_found(method: bytes, path: bytes, query: bytes) -> tuple[int, bytes, bytes, bytes]:
@@ -65,6 +68,8 @@ class HttpTrackerServer:
         self.proxies = proxies or TrustedProxies()
         self.pages = pages
         self.counters = HttpCounters()
+        self.tasks = TaskSet()
+        self._last_fault_log = -60.0
         self.connections: set[_Connection] = set()
         self._servers: list[asyncio.base_events.Server] = []
         self._sweeper: asyncio.TimerHandle | None = None
@@ -89,6 +94,14 @@ class HttpTrackerServer:
         bound = sock.getsockname()
         return bound[0], bound[1]
 
+    def fault(self, exc: BaseException) -> None:
+        """Count an internal error and log it, at most once a minute."""
+        self.counters.internal += 1
+        now = time.monotonic()
+        if now - self._last_fault_log >= 60.0:
+            self._last_fault_log = now
+            log.error("HTTP tracker: internal error (%d so far)", self.counters.internal, exc_info=exc)
+
     def _sweep(self) -> None:
         """Close connections idle past the timeout (cheaper than a timer per request)."""
         cutoff = time.monotonic() - IDLE_TIMEOUT
@@ -107,6 +120,7 @@ class HttpTrackerServer:
         for server in self._servers:
             await server.wait_closed()
         self._servers.clear()
+        await self.tasks.cancel()
 
 
 class _Connection(asyncio.Protocol):
@@ -290,7 +304,10 @@ class _Connection(asyncio.Protocol):
                 return
         except ProtocolError as exc:
             body = wire.encode_failure(exc.message)
-        self._reply(200, _BENCODE, body, keep_alive=keep_alive)
+        except Exception as exc:  # our fault, not the client's: say little, log it
+            server.fault(exc)
+            body = wire.encode_failure("internal error")
+        self._reply(200, _BENCODE, body, keep_alive=keep_alive, head=method == b"HEAD")
 
     def _wait(self, coro: Any, pending: Any, finish: Callable[[Any], bytes], keep_alive: bool) -> None:
         """The store suspended: answer when it is done, holding later pipelined requests."""
@@ -306,10 +323,11 @@ class _Connection(asyncio.Protocol):
             elif isinstance(exc, ProtocolError):
                 self._reply(200, _BENCODE, wire.encode_failure(exc.message), keep_alive=keep_alive)
             else:
+                self.server.fault(exc)
                 self._reply(200, _BENCODE, wire.encode_failure("internal error"), keep_alive=False)
             self._pump()
 
-        asyncio.get_running_loop().create_task(resume(coro, pending)).add_done_callback(done)
+        self.server.tasks.spawn(resume(coro, pending), done)
 
     def _reply(
         self, status: int, ctype: bytes, body: bytes, *, keep_alive: bool, extra: bytes = b"",

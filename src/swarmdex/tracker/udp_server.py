@@ -20,7 +20,7 @@ from swarmdex.protocol import udp
 from swarmdex.protocol.announce import AnnounceResponse
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.protocol.errors import ProtocolError
-from swarmdex.tracker.eager import resume
+from swarmdex.tracker.eager import TaskSet, resume
 from swarmdex.tracker.logic import Tracker
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class UdpTrackerServer:
         self.clock = clock or tracker.clock
         self.counters = UdpCounters()
         self.max_pending = max_pending
-        self._pending = 0
+        self.tasks = TaskSet()
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_fault_log = -60.0
@@ -85,12 +85,13 @@ class UdpTrackerServer:
         bound = sock.getsockname()
         return bound[0], bound[1]
 
-    def close(self) -> None:
+    async def close(self) -> None:
         for sock in self._sockets:
             if self._loop is not None and not self._loop.is_closed():
                 self._loop.remove_reader(sock.fileno())
             sock.close()
         self._sockets.clear()
+        await self.tasks.cancel()
 
     def _readable(self, sock: socket.socket, v6: bool) -> None:
         recvfrom = sock.recvfrom
@@ -124,11 +125,12 @@ class UdpTrackerServer:
             ip = socket.inet_pton(socket.AF_INET6, addr[0].partition("%")[0])
         else:
             ip = socket.inet_aton(addr[0])
-        source = ip + addr[1].to_bytes(2, "big")
+        # Connection ids are bound to the address alone, not the port: BEP 15 ties them to
+        # the IP, and libtorrent shares one id among all its sockets (and NATs move ports).
         now = self.clock()
 
         if isinstance(request, udp.UdpAnnounce):
-            if not self.cids.check(request.connection_id, source, now):
+            if not self.cids.check(request.connection_id, ip, now):
                 self._error(sock, addr, data, BAD_CONNECTION_ID)
                 return
             coro = self.tracker.announce(
@@ -146,9 +148,9 @@ class UdpTrackerServer:
             else:
                 self._later(coro, pending, sock, addr, data, request.transaction_id, v6)
         elif isinstance(request, udp.ConnectRequest):
-            self._send(sock, addr, udp.encode_connect(request.transaction_id, self.cids.issue(source, now)))
+            self._send(sock, addr, udp.encode_connect(request.transaction_id, self.cids.issue(ip, now)))
         else:
-            if not self.cids.check(request.connection_id, source, now):
+            if not self.cids.check(request.connection_id, ip, now):
                 self._error(sock, addr, data, BAD_CONNECTION_ID)
                 return
             scrape = self.tracker.scrape(request.info_hashes)
@@ -164,16 +166,12 @@ class UdpTrackerServer:
         v6: bool | None,
     ) -> None:
         """The store suspended: finish in a Task, unless too many are already waiting."""
-        if self._pending >= self.max_pending:
+        if len(self.tasks) >= self.max_pending:
             coro.close()
             self.counters.overloaded += 1
             return
-        assert self._loop is not None
-        self._pending += 1
-        task = self._loop.create_task(resume(coro, pending))
 
         def finished(t: asyncio.Task[Any]) -> None:
-            self._pending -= 1
             if t.cancelled():
                 return
             exc = t.exception()
@@ -189,7 +187,7 @@ class UdpTrackerServer:
                 self._fault(exc)
                 self._error(sock, addr, data, "internal error")
 
-        task.add_done_callback(finished)
+        self.tasks.spawn(resume(coro, pending), finished)
 
     def _fault(self, exc: BaseException) -> None:
         self.counters.internal += 1

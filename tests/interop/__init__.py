@@ -1,0 +1,1 @@
+"""Interop tests: real BitTorrent clients exchanging files through swarmdex."""
