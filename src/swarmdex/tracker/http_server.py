@@ -13,14 +13,13 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 
 import httptools
 
 from swarmdex.protocol import http as wire
-from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.proxies import TrustedProxies, normalize
 from swarmdex.tracker.eager import TaskSet, resume
@@ -50,6 +49,18 @@ class HttpCounters:
     rejected_connections: int = 0
     bad_requests: int = 0
     internal: int = 0
+
+
+ANNOUNCE, SCRAPE = 1, 2
+
+
+def endpoint(path: bytes) -> int:
+    """ANNOUNCE, SCRAPE or 0 for a request path. `/announce/...` leaves room for passkeys."""
+    if path == b"/announce" or path.startswith(b"/announce/"):
+        return ANNOUNCE
+    if path == b"/scrape" or path.startswith(b"/scrape/"):
+        return SCRAPE
+    return 0
 
 
 def not_found(method: bytes, path: bytes, query: bytes) -> tuple[int, bytes, bytes, bytes]:
@@ -93,6 +104,30 @@ class HttpTrackerServer:
             self._sweeper = loop.call_later(IDLE_TIMEOUT / 3, self._sweep)
         bound = sock.getsockname()
         return bound[0], bound[1]
+
+    async def respond(
+        self, kind: int, query: bytes, peer_ip: bytes, forwarded: bytes | None
+    ) -> bytes:
+        """The bencoded answer to an announce or scrape query. The client's mistakes become a
+        `failure reason`; so do our own faults, logged and worded generically."""
+        try:
+            if kind == ANNOUNCE:
+                request = wire.parse_announce(query)
+                ip = peer_ip
+                if self.proxies and self.proxies.trusts(ip):
+                    ip = self.proxies.client_address(ip, forwarded)
+                    if request.ip and forwarded is None:
+                        ip = normalize(request.ip)
+                resp = await self.tracker.announce(
+                    request, ip, max_peers=self.tracker.policy.numwant_max, other_family=True)
+                return wire.encode_announce(resp) if request.compact else wire.encode_announce_dict(resp)
+            scrape = wire.parse_scrape(query)
+            return wire.encode_scrape(scrape.info_hashes, await self.tracker.scrape(scrape.info_hashes))
+        except ProtocolError as exc:
+            return wire.encode_failure(exc.message)
+        except Exception as exc:  # our fault, not the client's: say little, log it
+            self.fault(exc)
+            return wire.encode_failure("internal error")
 
     def fault(self, exc: BaseException) -> None:
         """Count an internal error and log it, at most once a minute."""
@@ -259,73 +294,36 @@ class _Connection(asyncio.Protocol):
             self._reply(414, _PLAIN, b"request target too long\n", keep_alive=False)
             return
         path, _, query = target.partition(b"?")
-        if path == b"/announce" or path.startswith(b"/announce/"):
-            kind = 1
-        elif path == b"/scrape" or path.startswith(b"/scrape/"):
-            kind = 2
-        else:
+        kind = endpoint(path)
+        head = method == b"HEAD"
+        if not kind:
             try:
                 status, ctype, body, extra = server.pages(method, path, query)
-            except Exception:  # a broken page must not take the tracker down
+            except Exception as exc:  # a broken page must not take the tracker down
+                server.fault(exc)
                 status, ctype, body, extra = 500, _PLAIN, b"internal error\n", b""
-            self._reply(status, ctype, body, keep_alive=keep_alive, extra=extra,
-                        head=method == b"HEAD")
+            self._reply(status, ctype, body, keep_alive=keep_alive, extra=extra, head=head)
             return
         if method not in (b"GET", b"HEAD"):
             self._reply(405, _PLAIN, b"use GET\n", keep_alive=keep_alive, extra=b"Allow: GET, HEAD\r\n")
             return
-
+        coro = server.respond(kind, query, self.peer_ip, forwarded)
         try:
-            if kind == 1:
-                request = wire.parse_announce(query)
-                ip = self.peer_ip
-                if server.proxies and server.proxies.trusts(ip):
-                    ip = server.proxies.client_address(ip, forwarded)
-                    if request.ip and forwarded is None:
-                        ip = normalize(request.ip)
-                coro: Any = server.tracker.announce(
-                    request, ip, max_peers=server.tracker.policy.numwant_max, other_family=True)
-                finish: Callable[[Any], bytes] = (
-                    wire.encode_announce if request.compact else wire.encode_announce_dict)
-            else:
-                scrape = wire.parse_scrape(query)
-                coro = server.tracker.scrape(scrape.info_hashes)
-                hashes = scrape.info_hashes
+            pending = coro.send(None)
+        except StopIteration as done:
+            self._reply(200, _BENCODE, done.value, keep_alive=keep_alive, head=head)
+        else:
+            self._wait(coro, pending, keep_alive, head)
 
-                def finish(counts: list[SwarmCounts]) -> bytes:
-                    return wire.encode_scrape(hashes, counts)
-
-            try:
-                pending = coro.send(None)
-            except StopIteration as done:
-                body = finish(done.value)
-            else:
-                self._wait(coro, pending, finish, keep_alive)
-                return
-        except ProtocolError as exc:
-            body = wire.encode_failure(exc.message)
-        except Exception as exc:  # our fault, not the client's: say little, log it
-            server.fault(exc)
-            body = wire.encode_failure("internal error")
-        self._reply(200, _BENCODE, body, keep_alive=keep_alive, head=method == b"HEAD")
-
-    def _wait(self, coro: Any, pending: Any, finish: Callable[[Any], bytes], keep_alive: bool) -> None:
+    def _wait(self, coro: Coroutine[Any, Any, bytes], pending: Any, keep_alive: bool, head: bool) -> None:
         """The store suspended: answer when it is done, holding later pipelined requests."""
         self._busy = True
 
-        def done(task: asyncio.Task[Any]) -> None:
+        def done(task: asyncio.Task[bytes]) -> None:
             self._busy = False
-            if task.cancelled():
-                return
-            exc = task.exception()
-            if exc is None:
-                self._reply(200, _BENCODE, finish(task.result()), keep_alive=keep_alive)
-            elif isinstance(exc, ProtocolError):
-                self._reply(200, _BENCODE, wire.encode_failure(exc.message), keep_alive=keep_alive)
-            else:
-                self.server.fault(exc)
-                self._reply(200, _BENCODE, wire.encode_failure("internal error"), keep_alive=False)
-            self._pump()
+            if not task.cancelled():
+                self._reply(200, _BENCODE, task.result(), keep_alive=keep_alive, head=head)
+                self._pump()
 
         self.server.tasks.spawn(resume(coro, pending), done)
 
