@@ -1,9 +1,14 @@
 """The HTTP tracker (BEP 3, 7, 23, 48) on asyncio + httptools.
 
-A lean HTTP/1.1 server for `/announce` and `/scrape` with keep-alive and pipelining. Every
-other path goes to `pages`, a callable the site provides. Limits keep one client from holding
-memory: request-target length, queued pipelined requests, idle time and connection count.
-Nothing is logged per request.
+A lean HTTP/1.1 server for `/announce` and `/scrape` with keep-alive and pipelining. Limits
+keep one client from holding memory: request-target length, header size, queued pipelined
+requests, idle time and connection count. Nothing is logged per request.
+
+The site shares the port. A connection is sorted by the first bytes of its first request:
+BitTorrent clients open with `GET /announce` or `GET /scrape` and stay on this fast path;
+any other connection is handed, bytes and all, to the site's own HTTP protocol (`site`),
+which serves pages and also answers tracker paths through `respond`. Without a site, other
+paths go to `pages`, a small synchronous handler.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class HttpCounters:
     rejected_connections: int = 0
     bad_requests: int = 0
     internal: int = 0
+    handed_to_site: int = 0
 
 
 ANNOUNCE, SCRAPE = 1, 2
@@ -74,10 +80,12 @@ class HttpTrackerServer:
         *,
         proxies: TrustedProxies | None = None,
         pages: Pages = not_found,
+        site: Callable[[], asyncio.Protocol] | None = None,
     ) -> None:
         self.tracker = tracker
         self.proxies = proxies or TrustedProxies()
         self.pages = pages
+        self.site = site
         self.counters = HttpCounters()
         self.tasks = TaskSet()
         self._last_fault_log = -60.0
@@ -158,10 +166,29 @@ class HttpTrackerServer:
         await self.tasks.cancel()
 
 
+_TRACKER_OPENINGS = tuple(
+    method + b" " + path + end
+    for method in (b"GET", b"HEAD")
+    for path in (b"/announce", b"/scrape")
+    for end in (b"?", b"/", b" ")
+)
+_SNIFF_MAX = max(len(opening) for opening in _TRACKER_OPENINGS)
+
+
+def _opens_tracker_request(data: bytes) -> bool | None:
+    """True for a tracker request, False for anything else, None when too short to tell."""
+    if data.startswith(_TRACKER_OPENINGS):
+        return True
+    if len(data) < _SNIFF_MAX and any(opening.startswith(data) for opening in _TRACKER_OPENINGS):
+        return None
+    return False
+
+
 class _Connection(asyncio.Protocol):
     __slots__ = (
         "_busy", "_forwarded", "_head_size", "_in_head", "_parser", "_queue", "_reading",
-        "_target", "_too_long", "_transport", "_write_paused", "last_active", "peer_ip", "server",
+        "_sniffed", "_target", "_too_long", "_transport", "_write_paused", "last_active",
+        "peer_ip", "server",
     )
 
     def __init__(self, server: HttpTrackerServer) -> None:
@@ -177,6 +204,8 @@ class _Connection(asyncio.Protocol):
         self._busy = False  # an answer is being computed in a Task
         self._write_paused = False  # the client is not reading what we send
         self._reading = True
+        # The first bytes of a connection, until they tell a tracker client from a browser.
+        self._sniffed: bytes | None = b"" if server.site is not None else None
         self.peer_ip = b""
         self.last_active = time.monotonic()
 
@@ -206,6 +235,16 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self._sniffed is not None:
+            data = self._sniffed + data
+            tracker = _opens_tracker_request(data)
+            if tracker is None:
+                self._sniffed = data
+                return
+            self._sniffed = None
+            if not tracker:
+                self._hand_to_site(data)
+                return
         if self._in_head:
             # httptools buffers a header it has not seen the end of, without limit.
             self._head_size += len(data)
@@ -221,6 +260,19 @@ class _Connection(asyncio.Protocol):
         if self._in_head and self._head_size > MAX_HEAD:
             self.server.counters.bad_requests += 1
             self._reply(431, _PLAIN, b"request headers too large\n", keep_alive=False)
+
+    def _hand_to_site(self, data: bytes) -> None:
+        """Give this connection, with the bytes read so far, to the site's HTTP protocol."""
+        transport, site = self._transport, self.server.site
+        if transport is None or site is None:
+            return
+        self.server.connections.discard(self)
+        self.server.counters.handed_to_site += 1
+        self._transport = None
+        protocol = site()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        protocol.data_received(data)
 
     def pause_writing(self) -> None:
         self._write_paused = True

@@ -1,0 +1,96 @@
+"""Serve an ASGI application on connections the tracker's HTTP server hands over.
+
+The site and the HTTP tracker share one port (see `swarmdex.tracker.http_server`). Browser
+connections go to uvicorn's HTTP protocol, which runs the site's ASGI app; we use uvicorn as
+a protocol library rather than as a server, because the listening socket is ours.
+The app also answers `/announce` and `/scrape` (`with_tracker`), for clients and reverse
+proxies that mix page and tracker requests on one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from swarmdex.proxies import normalize
+from swarmdex.tracker.http_server import HttpTrackerServer, endpoint
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class SiteProtocols:
+    """Makes a uvicorn HTTP protocol per handed-over connection; stops them all on close."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.config = uvicorn.Config(
+            app,
+            lifespan="off",  # the process's own start-up and shutdown live in swarmdex.node
+            access_log=False,  # no request log: the site keeps no record of its visitors
+            proxy_headers=False,  # X-Forwarded-For is judged by our own trusted-proxy list
+            server_header=False,
+            log_config=None,
+            timeout_keep_alive=15,
+        )
+        self.config.load()
+        self.state = ServerState()
+
+    def __call__(self) -> asyncio.Protocol:
+        return HttpToolsProtocol(config=self.config, server_state=self.state, app_state={})
+
+    async def close(self, timeout: float = 5.0) -> None:
+        for connection in list(self.state.connections):
+            connection.shutdown()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.state.tasks:
+                    await asyncio.sleep(0.05)
+        for task in list(self.state.tasks):
+            task.cancel()
+
+
+def with_tracker(app: ASGIApp, server: HttpTrackerServer) -> ASGIApp:
+    """`app`, except that `/announce` and `/scrape` are answered by the tracker."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        kind = endpoint(scope["path"].encode("latin-1")) if scope["type"] == "http" else 0
+        if not kind:
+            await app(scope, receive, send)
+            return
+        if scope["method"] not in ("GET", "HEAD"):
+            await _plain(send, 405, b"use GET\n", [(b"allow", b"GET, HEAD")])
+            return
+        forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for") or None
+        client = scope.get("client")
+        peer = normalize(_pack(client[0])) if client else b"\0\0\0\0"
+        body = await server.respond(kind, scope["query_string"], peer, forwarded)
+        await _plain(send, 200, body, [], head=scope["method"] == "HEAD")
+
+    return asgi
+
+
+def _pack(host: str) -> bytes:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.inet_pton(family, host.partition("%")[0])
+
+
+async def _plain(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]], *, head: bool = False
+) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode()),
+                    *headers],
+    })
+    await send({"type": "http.response.body", "body": b"" if head else body})

@@ -1,0 +1,93 @@
+"""The site shares the HTTP tracker's port: connections are sorted by their first request."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from swarmdex.bittorrent.bencode import decode
+from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.protocol import http as wire
+from swarmdex.protocol.announce import AnnounceRequest, Event
+from swarmdex.tracker.hooks import OpenTracker
+from swarmdex.tracker.http_server import HttpTrackerServer
+from swarmdex.tracker.logic import Tracker
+from swarmdex.web.asgi import SiteProtocols, with_tracker
+
+
+async def _page_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    body = f"page {scope['method']} {scope['path']}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _exchange(port: int, *requests: bytes, chunks: int = 1) -> list[tuple[int, bytes]]:
+    """Send requests on one connection (the first split into `chunks` writes); read answers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answers = []
+    try:
+        for i, request in enumerate(requests):
+            if i == 0 and chunks > 1:
+                step = max(1, len(request) // chunks)
+                for start in range(0, len(request), step):
+                    writer.write(request[start : start + step])
+                    await writer.drain()
+                    await asyncio.sleep(0)
+            else:
+                writer.write(request)
+            status_line = await asyncio.wait_for(reader.readline(), 5)
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            answers.append((int(status_line.split()[1]), await reader.readexactly(length)))
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return answers
+
+
+def _announce_target(info_hash: bytes, port: int) -> bytes:
+    req = AnnounceRequest(info_hash, os.urandom(20), port, 0, 0, 5, Event.STARTED, None)
+    return f"/announce?{wire.announce_query(req)}".encode()
+
+
+def test_browser_connections_reach_the_site_and_tracker_connections_stay_fast() -> None:
+    async def scenario() -> None:
+        tracker = Tracker(MemoryPeerStore(), OpenTracker())
+        server = HttpTrackerServer(tracker)
+        site = SiteProtocols(with_tracker(_page_app, server))
+        server.site = site
+        _, port = await server.listen("127.0.0.1", 0)
+        info_hash = os.urandom(20)
+        try:
+            # A browser: its first request is a page, so the site answers it...
+            page, mixed = await _exchange(
+                port,
+                b"GET /about HTTP/1.1\r\nHost: x\r\n\r\n",
+                # ...and a tracker request on the same connection is answered by the tracker.
+                b"GET " + _announce_target(info_hash, 7001) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            )
+            assert page == (200, b"page GET /about")
+            assert mixed[0] == 200
+            assert decode(mixed[1])[b"incomplete"] == 1
+
+            # A BitTorrent client, its request line arriving a few bytes at a time.
+            (answer,) = await _exchange(
+                port, b"GET " + _announce_target(info_hash, 7002) + b" HTTP/1.1\r\n\r\n", chunks=40)
+            assert answer[0] == 200
+            assert decode(answer[1])[b"incomplete"] == 2
+
+            # Paths that merely start like tracker paths belong to the site.
+            (near,) = await _exchange(port, b"GET /announcements HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert near == (200, b"page GET /announcements")
+            assert server.counters.handed_to_site == 2
+            assert server.counters.requests == 1  # only the fast-path announce
+        finally:
+            await server.close()
+            await site.close()
+
+    asyncio.run(scenario())
