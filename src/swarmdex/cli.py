@@ -62,6 +62,7 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     # No access log, no per-request log lines: the tracker keeps no record of its visitors.
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is enough
     from swarmdex.node import serve as run  # the server stack is only needed here
 
     def say(line: str) -> None:

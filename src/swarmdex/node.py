@@ -14,15 +14,21 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from swarmdex.db.engine import create_engine, database_url, session_factory
+from swarmdex.db.migrate import upgrade
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.settings import Settings
-from swarmdex.tracker.hooks import Allowlist, ListedTorrents, OpenTracker
+from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTracker
 from swarmdex.tracker.http_server import HttpTrackerServer
 from swarmdex.tracker.logic import Tracker, TrackerPolicy
 from swarmdex.tracker.udp_server import UdpTrackerServer
-from swarmdex.web.status import StatusPage
+from swarmdex.web.app import create_app
+from swarmdex.web.asgi import SiteProtocols, head_as_get, with_tracker
+from swarmdex.web.context import SiteContext
 
 log = logging.getLogger("swarmdex")
 SECRET_FILE = "secret.key"
@@ -95,12 +101,16 @@ class Node:
             keep_dormant=settings.tracker_mode == "listed",
         )
         self.allowlist_file: AllowlistFile | None = None
+        # In listed mode the tracker serves the site's torrents (fed in process by the site)
+        # and whatever the operator lists in the allowlist file.
+        self.listed: ListedTorrents | None = None
         allowlist: Allowlist
         if settings.tracker_mode == "listed":
-            listed = ListedTorrents()
-            self.allowlist_file = AllowlistFile(settings.allowlist_path, listed)
+            self.listed = ListedTorrents()
+            from_file = ListedTorrents()
+            self.allowlist_file = AllowlistFile(settings.allowlist_path, from_file)
             self.allowlist_file.refresh()
-            allowlist = listed
+            allowlist = EitherList(self.listed, from_file)
         else:
             allowlist = OpenTracker()
         policy = TrackerPolicy(
@@ -114,10 +124,10 @@ class Node:
         self.udp = UdpTrackerServer(
             self.tracker, ConnectionIds(secret, lifetime=settings.connection_id_lifetime)
         )
-        self.status = StatusPage(self.tracker, [], extra_counters=self._transport_counters)
-        self.http = HttpTrackerServer(
-            self.tracker, proxies=TrustedProxies(settings.trusted_proxies), pages=self.status
-        )
+        self.http = HttpTrackerServer(self.tracker, proxies=TrustedProxies(settings.trusted_proxies))
+        self.secret = secret
+        self.engine: AsyncEngine | None = None
+        self.site: SiteProtocols | None = None
         self.urls: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -127,8 +137,12 @@ class Node:
         return udp | http
 
     async def start(self) -> list[str]:
-        """Bind every listener; return the lines to print (announce URLs, site URL)."""
+        """Open the database, bind every listener, start the site; return the lines to print
+        (announce URLs, site URL)."""
         s = self.settings
+        self.engine = create_engine(database_url(s.data_dir, s.database_url))
+        await upgrade(self.engine)
+        sessions = session_factory(self.engine)
         defaults = s.hosts == Settings.model_fields["hosts"].default
         lines: list[str] = []
         for host in s.hosts:
@@ -151,7 +165,19 @@ class Node:
                 f"tracker udp://{shown_udp}:{udp_port}/announce",
             ]
         self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
-        self.status.announce_urls = self.urls
+        site_urls = [line.split(" ", 1)[1] for line in lines if line.startswith("site ")]
+        ctx = SiteContext(
+            settings=s,
+            db=sessions,
+            tracker=self.tracker,
+            listed=self.listed,
+            secret=self.secret,
+            base_url=s.base_url or (site_urls[0].rstrip("/") if site_urls else ""),
+            announce_urls=s.announce_urls or self.urls,
+            counters=self._transport_counters,
+        )
+        self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
+        self.http.site = self.site
         self._tasks.append(asyncio.create_task(self._collect_garbage()))
         if self.allowlist_file is not None:
             self._tasks.append(asyncio.create_task(self._watch_allowlist()))
@@ -180,7 +206,11 @@ class Node:
                 await task
         await self.udp.close()
         await self.http.close()
+        if self.site is not None:
+            await self.site.close()
         await self.store.close()
+        if self.engine is not None:
+            await self.engine.dispose()
 
 
 async def serve(settings: Settings, *, announce: Callable[[str], None] = print) -> None:

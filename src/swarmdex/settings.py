@@ -42,6 +42,23 @@ class Settings(BaseSettings):
         None, description="Host name to print in announce URLs (default: the first listen host)."
     )
 
+    site_name: str = Field("swarmdex", min_length=1, max_length=80, description="Shown on every page.")
+    base_url: str | None = Field(
+        None, description="The site's public URL, e.g. https://example.org (default http://HOST:PORT)."
+    )
+    registration: Literal["open", "closed"] = Field("open", description="Who may create accounts.")
+    upload_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest .torrent file accepted, in bytes."
+    )
+    announce_urls: Annotated[list[str], NoDecode] | None = Field(
+        None,
+        description="Tracker URLs written into downloaded .torrent files and magnet links "
+        "(default: this server's HTTP and UDP announce URLs).",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL (default sqlite+aiosqlite:///DATA_DIR/swarmdex.db)."
+    )
+
     tracker_mode: Literal["open", "listed"] = Field(
         "open", description="open: any info hash; listed: only hashes in the allowlist."
     )
@@ -64,7 +81,7 @@ class Settings(BaseSettings):
         [], description="Addresses or networks whose X-Forwarded-For and ip= are believed."
     )
 
-    @field_validator("hosts", "trusted_proxies", mode="before")
+    @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:
         """Lists from the environment: `a,b` or JSON `["a", "b"]`."""
@@ -86,6 +103,15 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"not an address or network: {item!r}") from None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("base_url must start with http:// or https://")
+            value = value.rstrip("/")
         return value
 
     @model_validator(mode="after")

@@ -13,7 +13,7 @@ import pytest
 from swarmdex.protocol import udp as udp_wire
 from swarmdex.tracker.logic import UNREGISTERED
 
-from .process import Serve, swarmdex
+from ..support.serve import Serve, swarmdex
 from .wire import (
     http_announce,
     http_announce_ok,
@@ -56,7 +56,7 @@ def test_serve_announces_urls_serves_and_stops_cleanly(tmp_path: Path, sig: sign
         assert len(secret.read_bytes()) == 32
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
 
-        assert server.stop(sig) == 0
+        assert server.stop(sig) == 0, server.describe()
         output = "\n".join(server.lines)
         assert "Traceback" not in output, output
 
@@ -133,7 +133,7 @@ def test_allow_commands_drive_a_running_listed_server(tmp_path: Path) -> None:
         gone = swarmdex("allow", "remove", _hex(h), "--data-dir", str(data))
         assert gone.returncode == 1 and "not listed" in gone.stderr
 
-        assert server.stop() == 0
+        assert server.stop() == 0, server.describe()
 
 
 @pytest.mark.parametrize("hashes", [
@@ -238,14 +238,14 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
                     assert reply.interval == 200 and reply.leechers == 2
 
             run(check())
-            assert server.stop() == 0
+            assert server.stop() == 0, server.describe()
 
         # The flag beats the environment for the mode, too.
         with Serve(data, "--udp-port", "0", "--tracker-mode", "listed", env=env) as server:
             assert any("listed mode" in line for line in server.lines)
             answer = run(http_announce(server.http, info_hash(520), port=6001))
             assert answer == {b"failure reason": UNREGISTERED.encode()}
-            assert server.stop() == 0
+            assert server.stop() == 0, server.describe()
 
 
 def test_bare_swarmdex_means_serve(tmp_path: Path) -> None:
@@ -255,4 +255,4 @@ def test_bare_swarmdex_means_serve(tmp_path: Path) -> None:
     with Serve(None, env=env, cwd=tmp_path, command=()) as server:
         assert (tmp_path / "data" / "secret.key").exists()
         assert run(stats(server.http))["announces"] == 0
-        assert server.stop() == 0
+        assert server.stop() == 0, server.describe()

@@ -9,6 +9,7 @@ from swarmdex.protocol.announce import Event
 from swarmdex.protocol.http import quote_bytes, scrape_query
 
 from .wire import (
+    LOCAL,
     HttpClient,
     announce_target,
     http_announce_ok,
@@ -22,8 +23,6 @@ from .wire import (
     stats,
     udp_clients,
 )
-
-LOCAL = "127.0.0.1"
 
 
 def test_two_peers_find_each_other_and_counts_follow_events() -> None:

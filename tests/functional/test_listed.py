@@ -12,6 +12,7 @@ from swarmdex.tracker.hooks import ListedTorrents
 from swarmdex.tracker.logic import UNREGISTERED
 
 from .wire import (
+    LOCAL,
     RunningNode,
     announce_target,
     http_announce,
@@ -27,13 +28,12 @@ from .wire import (
     until,
 )
 
-LOCAL = "127.0.0.1"
 HYBRID_V1 = hashlib.sha1(b"hybrid info dict").digest()
 HYBRID_V2 = hashlib.sha256(b"hybrid info dict").digest()
 
 
 def allowlist_of(node: RunningNode) -> ListedTorrents:
-    allowlist = node.node.tracker.allowlist
+    allowlist = node.node.listed  # the list the site feeds in process
     assert isinstance(allowlist, ListedTorrents)
     return allowlist
 

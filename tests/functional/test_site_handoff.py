@@ -23,6 +23,16 @@ async def _page_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status_line = await asyncio.wait_for(reader.readline(), 5)
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return int(status_line.split()[1]), await reader.readexactly(length)
+
+
 async def _exchange(port: int, *requests: bytes, chunks: int = 1) -> list[tuple[int, bytes]]:
     """Send requests on one connection (the first split into `chunks` writes); read answers."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -37,13 +47,21 @@ async def _exchange(port: int, *requests: bytes, chunks: int = 1) -> list[tuple[
                     await asyncio.sleep(0)
             else:
                 writer.write(request)
-            status_line = await asyncio.wait_for(reader.readline(), 5)
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            answers.append((int(status_line.split()[1]), await reader.readexactly(length)))
+            answers.append(await _read_answer(reader))
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    return answers
+
+
+async def _pipeline(port: int, payload: bytes, count: int) -> list[tuple[int, bytes]]:
+    """Write `payload` at once on a new connection; read `count` answers in order."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answers = []
+    try:
+        writer.write(payload)
+        for _ in range(count):
+            answers.append(await _read_answer(reader))
     finally:
         writer.close()
         await writer.wait_closed()
@@ -81,11 +99,22 @@ def test_browser_connections_reach_the_site_and_tracker_connections_stay_fast() 
             assert answer[0] == 200
             assert decode(answer[1])[b"incomplete"] == 2
 
+            # A connection that opens with announces (a proxy's pooled connection, say) is
+            # handed to the site at its first page request, pipelined requests included.
+            announce = b"GET " + _announce_target(info_hash, 7003) + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+            page = b"GET /after HTTP/1.1\r\nHost: x\r\n\r\n"
+            pooled = await _pipeline(port, announce + announce + page + announce + page, 5)
+            assert [status for status, _ in pooled] == [200] * 5
+            assert pooled[0][1].startswith(b"d8:complete")
+            assert pooled[2][1] == b"page GET /after"
+            assert pooled[3][1].startswith(b"d8:complete")  # answered by the site's tracker route
+            assert pooled[4][1] == b"page GET /after"
+
             # Paths that merely start like tracker paths belong to the site.
             (near,) = await _exchange(port, b"GET /announcements HTTP/1.1\r\nHost: x\r\n\r\n")
             assert near == (200, b"page GET /announcements")
-            assert server.counters.handed_to_site == 2
-            assert server.counters.requests == 1  # only the fast-path announce
+            assert server.counters.handed_to_site == 3
+            assert server.counters.requests == 3  # the announces answered on the fast path
         finally:
             await server.close()
             await site.close()

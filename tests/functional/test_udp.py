@@ -11,6 +11,7 @@ from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.tracker.udp_server import BAD_CONNECTION_ID, MAX_PEERS_V4
 
 from .wire import (
+    LOCAL,
     SECRET,
     UdpClient,
     info_hash,
@@ -22,8 +23,6 @@ from .wire import (
     stats,
     udp_clients,
 )
-
-LOCAL = "127.0.0.1"
 
 
 def test_two_peers_find_each_other_and_counts_follow_events() -> None:

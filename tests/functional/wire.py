@@ -13,8 +13,10 @@ import ipaddress
 import json
 import os
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,6 +29,7 @@ from swarmdex.settings import Settings
 
 T = TypeVar("T")
 
+LOCAL = "127.0.0.1"  # where every test node listens
 SECRET = bytes(range(32))
 REPLY_TIMEOUT = 5.0  # a loopback answer takes microseconds; this only bounds a broken server
 TEST_TIMEOUT = 30.0
@@ -53,7 +56,7 @@ def ipv6_unavailable() -> str | None:
 def make_settings(**overrides: Any) -> Settings:
     """Settings for a test node: loopback, OS-chosen ports, no background sweeps mid-test."""
     values: dict[str, Any] = {
-        "hosts": ["127.0.0.1"],
+        "hosts": [LOCAL],
         "port": 0,
         "udp_port": 0,
         "gc_interval": 3600.0,
@@ -69,6 +72,24 @@ def info_hash(n: int) -> bytes:
 
 def peer_id(n: int) -> bytes:
     return b"-SD0001-%012d" % n
+
+
+def announce_request(
+    info_hash: bytes,
+    *,
+    port: int,
+    left: int = 1000,
+    event: Event = Event.NONE,
+    numwant: int | None = None,
+    peer: bytes | None = None,
+    ip: bytes | None = None,
+    **extra: Any,
+) -> AnnounceRequest:
+    """What a test client announces on either transport: nothing transferred yet, and the peer
+    id `peer_id(port)` unless `peer` is given. `extra`: further AnnounceRequest fields."""
+    return AnnounceRequest(
+        info_hash, peer or peer_id(port), port, 0, 0, left, event, numwant, ip=ip, **extra
+    )
 
 
 def split_peers(blob: bytes, size: int) -> list[tuple[str, int]]:
@@ -98,10 +119,10 @@ class RunningNode:
             assert parts.hostname is not None and parts.port is not None, line
             self.urls[(parts.scheme, parts.hostname)] = (parts.hostname, parts.port)
 
-    def udp(self, host: str = "127.0.0.1") -> tuple[str, int]:
+    def udp(self, host: str = LOCAL) -> tuple[str, int]:
         return self.urls[("udp", host)]
 
-    def http(self, host: str = "127.0.0.1") -> tuple[str, int]:
+    def http(self, host: str = LOCAL) -> tuple[str, int]:
         return self.urls[("http", host)]
 
     def counts(self) -> tuple[int, int]:
@@ -111,12 +132,16 @@ class RunningNode:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings | None = None, *, secret: bytes = SECRET) -> AsyncIterator[RunningNode]:
-    node = Node(settings or make_settings(), secret=secret)
-    try:
-        lines = await node.start()
-        yield RunningNode(node, lines)
-    finally:
-        await node.stop()
+    settings = settings or make_settings()
+    with tempfile.TemporaryDirectory(prefix="swarmdex-test-") as tmp:
+        if settings.data_dir == Path("data"):  # the default: keep the test's database apart
+            settings = settings.model_copy(update={"data_dir": Path(tmp)})
+        node = Node(settings, secret=secret)
+        try:
+            lines = await node.start()
+            yield RunningNode(node, lines)
+        finally:
+            await node.stop()
 
 
 # -- UDP (BEP 15) ----------------------------------------------------------------------------
@@ -184,22 +209,12 @@ class UdpClient:
         return reply.connection_id
 
     async def announce(
-        self,
-        info_hash: bytes,
-        *,
-        port: int,
-        left: int = 1000,
-        event: Event = Event.NONE,
-        numwant: int | None = None,
-        peer: bytes | None = None,
-        ip: bytes | None = None,
-        connection_id: bytes | None = None,
+        self, info_hash: bytes, *, port: int, connection_id: bytes | None = None, **fields: Any
     ) -> udp_wire.AnnounceReply | udp_wire.ErrorReply:
+        """Announce `announce_request(info_hash, port=port, **fields)`, keyed by the port."""
         if connection_id is None:
             connection_id = self.connection_id or await self.connect()
-        req = AnnounceRequest(
-            info_hash, peer or peer_id(port), port, 0, 0, left, event, numwant, key=port, ip=ip
-        )
+        req = announce_request(info_hash, port=port, key=port, **fields)
         reply = await self.exchange(udp_wire.client_announce(connection_id, self.next_txid(), req))
         assert isinstance(reply, udp_wire.AnnounceReply | udp_wire.ErrorReply), reply
         return reply
@@ -335,21 +350,9 @@ async def http_get(server: tuple[str, int], target: str, headers: dict[str, str]
         await client.close()
 
 
-def announce_target(
-    info_hash: bytes,
-    *,
-    port: int,
-    left: int = 1000,
-    event: Event = Event.NONE,
-    numwant: int | None = None,
-    peer: bytes | None = None,
-    ip: bytes | None = None,
-    compact: bool = True,
-) -> str:
-    req = AnnounceRequest(
-        info_hash, peer or peer_id(port), port, 0, 0, left, event, numwant, ip=ip, compact=compact
-    )
-    return "/announce?" + http_wire.announce_query(req)
+def announce_target(info_hash: bytes, **fields: Any) -> str:
+    """The HTTP request target for `announce_request(info_hash, **fields)`."""
+    return "/announce?" + http_wire.announce_query(announce_request(info_hash, **fields))
 
 
 async def http_announce(server: tuple[str, int], info_hash: bytes, *,

@@ -8,25 +8,27 @@ from pathlib import Path
 
 import pytest
 
+from ..support.serve import Serve
 from .clients import LibtorrentClient, TransmissionDaemon
 from .torrents import Payload, make_payload
-from .tracker_process import SwarmdexTracker
 
 # Several pieces at 256 KiB, big enough that a transfer spans many requests and choke rounds.
 PAYLOAD_SIZE = 6 * 1024 * 1024
+STOP_TIMEOUT = 10
 
 
 @pytest.fixture(scope="session")
-def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SwarmdexTracker]:
+def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     """`swarmdex serve` in open mode, shared by the run: every test uses its own infohash."""
-    server = SwarmdexTracker(tmp_path_factory.mktemp("swarmdex-data"))
-    yield server
-    running = server.process.poll() is None
-    status = server.stop()
-    if not running:
-        pytest.fail(f"swarmdex died during the run (exit {status})\n{server.describe()}")
-    if server.needed_kill:
-        pytest.fail(f"swarmdex ignored SIGTERM for 10 s\n{server.describe()}")
+    data_dir = tmp_path_factory.mktemp("swarmdex-data")
+    with Serve(data_dir, "--port", "0", "--udp-port", "0", "--tracker-mode", "open") as server:
+        yield server
+        running = server.process.poll() is None
+        status = server.stop(timeout=STOP_TIMEOUT)
+        if not running:
+            pytest.fail(f"swarmdex died during the run (exit {status})\n{server.describe()}")
+        if server.needed_kill:
+            pytest.fail(f"swarmdex ignored SIGTERM for {STOP_TIMEOUT} s\n{server.describe()}")
 
 
 @pytest.fixture

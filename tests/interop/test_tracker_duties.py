@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from ..support.serve import Serve
 from .clients import LibtorrentClient
 from .torrents import Payload, TorrentKind, make_torrent
-from .tracker_process import SwarmdexTracker
 from .waits import describe_all, wait_until
 
 pytestmark = pytest.mark.interop
 
 
 def test_udp_connection_id_is_accepted_from_another_port_of_the_same_address(
-    tracker: SwarmdexTracker,
+    tracker: Serve,
     payload: Payload,
     tmp_path: Path,
     libtorrent_client: Callable[[str], LibtorrentClient],
@@ -27,7 +27,7 @@ def test_udp_connection_id_is_accepted_from_another_port_of_the_same_address(
     every libtorrent process with more than one listen socket (and every NAT that moves the
     client's UDP port) sees its announces refused until the cached id expires.
     """
-    torrent = make_torrent(payload.path, [tracker.udp_announce], TorrentKind.V1, tmp_path)
+    torrent = make_torrent(payload.path, [tracker.url("udp")], TorrentKind.V1, tmp_path)
     first = libtorrent_client("first")
     second = libtorrent_client("second")
     assert first.port != second.port

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from ..support.serve import Serve
 from .clients import LibtorrentClient, TransmissionDaemon
 from .torrents import Payload, TorrentKind, make_torrent, sha256_file
-from .tracker_process import SwarmdexTracker
 from .waits import describe_all, wait_until
 
 pytestmark = pytest.mark.interop
@@ -27,7 +27,7 @@ READY_TIMEOUT = 30
 @pytest.mark.parametrize("transport", ["udp", "http"])
 def test_libtorrent_seeds_to_transmission(
     transport: str,
-    tracker: SwarmdexTracker,
+    tracker: Serve,
     payload: Payload,
     tmp_path: Path,
     libtorrent_client: Callable[[str], LibtorrentClient],
@@ -53,7 +53,7 @@ def test_libtorrent_seeds_to_transmission(
 @pytest.mark.parametrize("transport", ["udp", "http"])
 def test_transmission_seeds_to_libtorrent(
     transport: str,
-    tracker: SwarmdexTracker,
+    tracker: Serve,
     payload: Payload,
     tmp_path: Path,
     libtorrent_client: Callable[[str], LibtorrentClient],
@@ -93,7 +93,7 @@ def test_transmission_seeds_to_libtorrent(
 def test_libtorrent_pair(
     kind: TorrentKind,
     transport: str,
-    tracker: SwarmdexTracker,
+    tracker: Serve,
     payload: Payload,
     tmp_path: Path,
     libtorrent_client: Callable[[str], LibtorrentClient],

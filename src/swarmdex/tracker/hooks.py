@@ -27,6 +27,20 @@ class OpenTracker:
         return info_hash
 
 
+class EitherList:
+    """Serves what any of its lists serves (the site's torrents, an operator's file)."""
+
+    def __init__(self, *lists: Allowlist) -> None:
+        self.lists = lists
+
+    def resolve(self, info_hash: bytes) -> bytes | None:
+        for allowlist in self.lists:
+            key = allowlist.resolve(info_hash)
+            if key is not None:
+                return key
+        return None
+
+
 class ListedTorrents:
     """`listed` mode: only the torrents added here are served."""
 

@@ -4,11 +4,12 @@ A lean HTTP/1.1 server for `/announce` and `/scrape` with keep-alive and pipelin
 keep one client from holding memory: request-target length, header size, queued pipelined
 requests, idle time and connection count. Nothing is logged per request.
 
-The site shares the port. A connection is sorted by the first bytes of its first request:
-BitTorrent clients open with `GET /announce` or `GET /scrape` and stay on this fast path;
-any other connection is handed, bytes and all, to the site's own HTTP protocol (`site`),
-which serves pages and also answers tracker paths through `respond`. Without a site, other
-paths go to `pages`, a small synchronous handler.
+The site shares the port. Every connection starts here; the first request for anything but
+`/announce` or `/scrape` hands the connection over, with the bytes of that request and all
+after it, to the site's own HTTP protocol (`site`), which serves pages and answers tracker
+paths too (through `respond`). So BitTorrent clients stay on this fast path, browsers end up
+on the site, and connections that mix both (a reverse proxy's pooled upstream connections)
+work either way. Without a site, other paths go to `pages`, a small synchronous handler.
 """
 
 from __future__ import annotations
@@ -166,28 +167,14 @@ class HttpTrackerServer:
         await self.tasks.cancel()
 
 
-_TRACKER_OPENINGS = tuple(
-    method + b" " + path + end
-    for method in (b"GET", b"HEAD")
-    for path in (b"/announce", b"/scrape")
-    for end in (b"?", b"/", b" ")
-)
-_SNIFF_MAX = max(len(opening) for opening in _TRACKER_OPENINGS)
-
-
-def _opens_tracker_request(data: bytes) -> bool | None:
-    """True for a tracker request, False for anything else, None when too short to tell."""
-    if data.startswith(_TRACKER_OPENINGS):
-        return True
-    if len(data) < _SNIFF_MAX and any(opening.startswith(data) for opening in _TRACKER_OPENINGS):
-        return None
-    return False
+class _HandOver(Exception):
+    """Raised from a parser callback to stop parsing: this request belongs to the site."""
 
 
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "_busy", "_forwarded", "_head_size", "_in_head", "_parser", "_queue", "_reading",
-        "_sniffed", "_target", "_too_long", "_transport", "_write_paused", "last_active",
+        "_busy", "_forwarded", "_hand_over", "_head_size", "_in_head", "_parser", "_queue",
+        "_raw", "_reading", "_target", "_too_long", "_transport", "_write_paused", "last_active",
         "peer_ip", "server",
     )
 
@@ -204,8 +191,10 @@ class _Connection(asyncio.Protocol):
         self._busy = False  # an answer is being computed in a Task
         self._write_paused = False  # the client is not reading what we send
         self._reading = True
-        # The first bytes of a connection, until they tell a tracker client from a browser.
-        self._sniffed: bytes | None = b"" if server.site is not None else None
+        # The bytes of the request being parsed (and any after it), kept while a site exists
+        # so the connection can be handed over from that request on.
+        self._raw: bytes | None = b"" if server.site is not None else None
+        self._hand_over = False
         self.peer_ip = b""
         self.last_active = time.monotonic()
 
@@ -235,16 +224,10 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
-        if self._sniffed is not None:
-            data = self._sniffed + data
-            tracker = _opens_tracker_request(data)
-            if tracker is None:
-                self._sniffed = data
-                return
-            self._sniffed = None
-            if not tracker:
-                self._hand_to_site(data)
-                return
+        if self._raw is not None:
+            self._raw += data
+            if len(self._raw) > MAX_HEAD + MAX_TARGET:
+                self._raw = None  # a large body: this connection stays with the tracker
         if self._in_head:
             # httptools buffers a header it has not seen the end of, without limit.
             self._head_size += len(data)
@@ -254,6 +237,9 @@ class _Connection(asyncio.Protocol):
             self._reply(400, _PLAIN, b"upgrade not supported\n", keep_alive=False)
             return
         except httptools.HttpParserError:
+            if self._hand_over and self._raw is not None:
+                self._hand_to_site(self._raw)
+                return
             self.server.counters.bad_requests += 1
             self._reply(400, _PLAIN, b"malformed HTTP request\n", keep_alive=False)
             return
@@ -311,6 +297,15 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        # Hand over only between answers, so responses keep the order of the requests.
+        if (self._raw is not None and not self._queue and not self._busy and not self._too_long
+                and not endpoint(self._target.partition(b"?")[0])):
+            self._hand_over = True
+            raise _HandOver
+
+    def on_body(self, body: bytes) -> None:
+        # Tracker requests have no body; with one, message boundaries in `_raw` are unknown.
+        self._raw = None
 
     def on_url(self, url: bytes) -> None:
         if len(self._target) + len(url) > MAX_TARGET:
@@ -326,6 +321,9 @@ class _Connection(asyncio.Protocol):
             self._forwarded = joined if len(joined) <= MAX_HEADER else b"?"
 
     def on_message_complete(self) -> None:
+        if self._raw is not None:
+            end = self._raw.find(b"\r\n\r\n")
+            self._raw = self._raw[end + 4 :] if end >= 0 else None
         keep_alive = self._parser.should_keep_alive()
         target = b"" if self._too_long else self._target
         self._queue.append((self._parser.get_method(), target, self._forwarded, keep_alive))

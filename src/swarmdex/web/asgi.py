@@ -1,7 +1,7 @@
 """Serve an ASGI application on connections the tracker's HTTP server hands over.
 
 The site and the HTTP tracker share one port (see `swarmdex.tracker.http_server`). Browser
-connections go to uvicorn's HTTP protocol, which runs the site's ASGI app; we use uvicorn as
+connections go to uvicorn's HTTP protocol (h11), which runs the site's ASGI app; we use uvicorn as
 a protocol library rather than as a server, because the listening socket is ours.
 The app also answers `/announce` and `/scrape` (`with_tracker`), for clients and reverse
 proxies that mix page and tracker requests on one connection.
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from swarmdex.proxies import normalize
@@ -41,12 +41,16 @@ class SiteProtocols:
             server_header=False,
             log_config=None,
             timeout_keep_alive=15,
+            # h11 rather than httptools here: it bounds a request's head (16 KiB), so a browser
+            # connection cannot grow our memory with an endless header. Pages are not the
+            # tracker's hot path; that one stays on httptools in swarmdex.tracker.http_server.
+            http="h11",
         )
         self.config.load()
         self.state = ServerState()
 
     def __call__(self) -> asyncio.Protocol:
-        return HttpToolsProtocol(config=self.config, server_state=self.state, app_state={})
+        return H11Protocol(config=self.config, server_state=self.state, app_state={})
 
     async def close(self, timeout: float = 5.0) -> None:
         for connection in list(self.state.connections):
@@ -75,6 +79,24 @@ def with_tracker(app: ASGIApp, server: HttpTrackerServer) -> ASGIApp:
         peer = normalize(_pack(client[0])) if client else b"\0\0\0\0"
         body = await server.respond(kind, scope["query_string"], peer, forwarded)
         await _plain(send, 200, body, [], head=scope["method"] == "HEAD")
+
+    return asgi
+
+
+def head_as_get(app: ASGIApp) -> ASGIApp:
+    """Answer HEAD like GET without the body, for every route (FastAPI routes take GET only)."""
+
+    async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def send_head(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, send_head)
 
     return asgi
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from swarmdex.protocol.connection_id import ConnectionIds
 
-FAST = settings(max_examples=100, deadline=None)
+from .strategies import FAST
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from swarmdex.bittorrent.bencode import decode, encode
@@ -13,14 +13,12 @@ from swarmdex.protocol import http
 from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, Event, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 
-FAST = settings(max_examples=100, deadline=None)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from .strategies import FAST, FUZZ, HASHES, announce_requests
 
 UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 INFO_HASH = bytes(range(0x80, 0x94))
 PEER_ID = b"-SD0001-\x00\xff%&=+ #?/\x01\x02"
 MAX_INT = 2**63 - 1
-HASHES = st.binary(min_size=20, max_size=20)
 
 
 def upper(value: bytes) -> bytes:
@@ -139,27 +137,17 @@ def test_empty_parts_and_unknown_parameters_are_ignored() -> None:
 # -- round trip -------------------------------------------------------------------------------
 
 
-@st.composite
-def announce_requests(draw: st.DrawFn) -> AnnounceRequest:
-    """Everything announce_query() sends (it sends no key and no passkey)."""
-    return AnnounceRequest(
-        info_hash=draw(HASHES),
-        peer_id=draw(HASHES),
-        port=draw(st.integers(1, 65535)),
-        uploaded=draw(st.integers(0, MAX_INT)),
-        downloaded=draw(st.integers(0, MAX_INT)),
-        left=draw(st.integers(0, MAX_INT)),
-        event=draw(st.sampled_from(Event)),
-        numwant=draw(st.none() | st.integers(0, 2**31)),
-        ip=draw(
-            st.none() | st.binary(min_size=4, max_size=4) | st.binary(min_size=16, max_size=16)
-        ),
-        compact=draw(st.booleans()),
-        no_peer_id=draw(st.booleans()),
-    )
+# Everything announce_query() sends (it sends no key and no passkey).
+ANNOUNCES = announce_requests(
+    counters=st.integers(0, MAX_INT),
+    numwant=st.none() | st.integers(0, 2**31),
+    ip=st.none() | st.binary(min_size=4, max_size=4) | st.binary(min_size=16, max_size=16),
+    compact=st.booleans(),
+    no_peer_id=st.booleans(),
+)
 
 
-@given(announce_requests())
+@given(ANNOUNCES)
 @FAST
 def test_announce_query_round_trip(req: AnnounceRequest) -> None:
     raw = http.announce_query(req).encode("ascii")
@@ -577,7 +565,7 @@ QUERYISH = st.lists(st.tuples(NAMES, st.sampled_from([b"=", b""]), VALUES), max_
 
 @st.composite
 def mutated_queries(draw: st.DrawFn) -> bytes:
-    raw = bytearray(draw(st.builds(http.announce_query, announce_requests()).map(str.encode)))
+    raw = bytearray(draw(st.builds(http.announce_query, ANNOUNCES).map(str.encode)))
     for _ in range(draw(st.integers(1, 4))):
         if not raw:
             break

@@ -6,22 +6,20 @@ import struct
 from collections.abc import Callable
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from swarmdex.protocol import udp
 from swarmdex.protocol.announce import AnnounceRequest, Event, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 
-FAST = settings(max_examples=100, deadline=None)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from .strategies import FAST, FUZZ, HASHES, announce_requests
 
 BEP15_PROTOCOL_ID = 0x41727101980
 U32 = st.integers(0, 2**32 - 1)
 U64 = st.integers(0, 2**64 - 1)
 TXIDS = U32
 CONNECTION_IDS = st.binary(min_size=8, max_size=8)
-HASHES = st.binary(min_size=20, max_size=20)
 
 
 # -- packets built by hand from BEP 15, independent of the module under test ---------------
@@ -101,21 +99,13 @@ def raises_protocol_error(
 # -- strategies ------------------------------------------------------------------------------
 
 
-@st.composite
-def announce_requests(draw: st.DrawFn) -> AnnounceRequest:
-    """Requests that survive a UDP round trip unchanged (key is always sent; ip 0 means none)."""
-    return AnnounceRequest(
-        info_hash=draw(HASHES),
-        peer_id=draw(HASHES),
-        port=draw(st.integers(1, 65535)),
-        uploaded=draw(U64),
-        downloaded=draw(U64),
-        left=draw(U64),
-        event=draw(st.sampled_from(Event)),
-        numwant=draw(st.none() | st.integers(0, 2**31 - 1)),
-        key=draw(U32),
-        ip=draw(st.none() | st.binary(min_size=4, max_size=4).filter(any)),
-    )
+# Requests that survive a UDP round trip unchanged (key is always sent; ip 0 means none).
+ANNOUNCES = announce_requests(
+    counters=U64,
+    numwant=st.none() | st.integers(0, 2**31 - 1),
+    ip=st.none() | st.binary(min_size=4, max_size=4).filter(any),
+    key=U32,
+)
 
 
 URL_DATA = st.binary(max_size=udp.MAX_URL_DATA)
@@ -123,7 +113,7 @@ URL_DATA = st.binary(max_size=udp.MAX_URL_DATA)
 valid_requests = st.one_of(
     TXIDS.map(udp.client_connect),
     st.builds(
-        udp.client_announce, CONNECTION_IDS, TXIDS, announce_requests(), st.binary(max_size=600)
+        udp.client_announce, CONNECTION_IDS, TXIDS, ANNOUNCES, st.binary(max_size=600)
     ),
     st.builds(udp.client_scrape, CONNECTION_IDS, TXIDS, st.lists(HASHES, min_size=1, max_size=80)),
 )
@@ -329,7 +319,7 @@ def test_client_encodes_missing_numwant_ip_and_key_as_bep15_defaults() -> None:
     assert packet[92:96] == b"\xff\xff\xff\xff"  # num_want -1
 
 
-@given(CONNECTION_IDS, TXIDS, announce_requests())
+@given(CONNECTION_IDS, TXIDS, ANNOUNCES)
 @FAST
 def test_announce_round_trip(cid: bytes, txid: int, req: AnnounceRequest) -> None:
     packet = udp.client_announce(cid, txid, req)
@@ -378,7 +368,7 @@ def test_announce_reply_layout_and_round_trip(
 # -- BEP 41 URL data --------------------------------------------------------------------------
 
 
-@given(CONNECTION_IDS, TXIDS, announce_requests(), URL_DATA)
+@given(CONNECTION_IDS, TXIDS, ANNOUNCES, URL_DATA)
 @FAST
 def test_url_data_round_trip(cid: bytes, txid: int, req: AnnounceRequest, url: bytes) -> None:
     packet = udp.client_announce(cid, txid, req, url)

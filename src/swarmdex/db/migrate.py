@@ -1,0 +1,160 @@
+"""Bring a database to the schema this swarmdex expects, with Alembic, from code.
+
+No alembic.ini: the configuration is built here, pointing at the `migrations` directory
+inside the package, so an installed swarmdex migrates its database by itself.
+
+An upgrade is one transaction: on failure nothing of it stays. Two processes starting at
+once do not both migrate: the second waits for the first (SQLite's write lock, a
+PostgreSQL advisory lock) and then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Final
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from swarmdex.db.engine import BEGIN_MODE, create_engine, display_url
+
+__all__ = [
+    "MIGRATIONS",
+    "MigrationError",
+    "alembic_config",
+    "current_revision",
+    "head_revision",
+    "upgrade",
+    "upgrade_url",
+]
+
+MIGRATIONS: Final = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key held while migrating ("swarmdex" in ASCII, as a bigint).
+_PG_LOCK: Final = int.from_bytes(b"swarmdex", "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be brought to this version's schema; the message says why."""
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration, built in code; `env.py` migrates `connection`."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The revision this swarmdex's schema is at."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations have one head"
+    return head
+
+
+@asynccontextmanager
+async def _connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection, or a MigrationError that says plainly why there is none."""
+    conn = engine.connect()
+    try:
+        _create_private_sqlite_file(engine.url)
+        await conn.start()
+    except (DBAPIError, OSError) as exc:
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        url = display_url(engine.url)
+        raise MigrationError(f"cannot open the database {url}: {reason}") from None
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def _create_private_sqlite_file(url: URL) -> None:
+    """A new SQLite database file is readable by its owner only (it holds password hashes);
+    SQLite gives its -wal and -shm files the same permissions."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return
+    if url.query.get("uri") or url.query.get("mode") == "memory":
+        return
+    with suppress(FileExistsError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None for a database never migrated."""
+    async with _connect(engine) as conn:
+        return await conn.run_sync(_current)
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Migrate the database to head; nothing happens if it is there already."""
+    async with _connect(engine) as conn:
+        await conn.run_sync(_upgrade)
+
+
+async def upgrade_url(url: str) -> tuple[str | None, str]:
+    """Open the database at `url`, migrate it, close it: (revision before, revision after)."""
+    engine = create_engine(url)
+    try:
+        before = await current_revision(engine)
+        await upgrade(engine)
+        return before, head_revision()
+    finally:
+        await engine.dispose()
+
+
+def _upgrade(connection: Connection) -> None:
+    config = alembic_config(connection)
+    known = ScriptDirectory.from_config(config)
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # Rebuilding a table (SQLite's way to alter one) drops the old copy; with foreign
+        # keys on, that would cascade into the rows that refer to it. SQLite's procedure:
+        # keys off outside the transaction, check them all before commit.
+        _sqlite_pragma(connection, "foreign_keys = OFF")
+    try:
+        # IMMEDIATE: hold SQLite's write lock from the start, so a second process waits
+        # here and then reads the new revision instead of migrating from the old one.
+        connection.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+            current = _current(connection)
+            if current is not None and current not in {rev.revision for rev in known.walk_revisions()}:
+                raise MigrationError(
+                    f"the database is at schema revision {current!r}, which this version of "
+                    "swarmdex does not know: it was written by a newer swarmdex"
+                )
+            command.upgrade(config, "head")
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise MigrationError(f"the migration broke foreign keys: {broken[:5]}")
+    finally:
+        if sqlite:
+            _sqlite_pragma(connection, "foreign_keys = ON")
+
+
+def _sqlite_pragma(connection: Connection, pragma: str) -> None:
+    """Run a PRAGMA outside any transaction (where `foreign_keys` can change)."""
+    assert not connection.in_transaction()
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()

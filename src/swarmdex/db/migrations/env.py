@@ -1,0 +1,25 @@
+"""Alembic's entry point: run the migrations on the connection `swarmdex.db.migrate` passes.
+
+`migrate.upgrade` has already begun the transaction, so the whole upgrade is one
+transaction and Alembic does not begin one of its own.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from swarmdex.db.models import Base
+
+connection = context.config.attributes.get("connection")
+if not isinstance(connection, Connection):
+    raise RuntimeError("swarmdex migrations run through swarmdex.db.migrate (swarmdex db upgrade)")
+
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,  # SQLite alters a table by copying it
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

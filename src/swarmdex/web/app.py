@@ -1,0 +1,57 @@
+"""The site as an ASGI application: pages, the JSON API under /api/v1, feeds."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from swarmdex import __version__
+from swarmdex.web.context import SiteContext
+from swarmdex.web.pages import home
+from swarmdex.web.security import SecurityHeaders
+from swarmdex.web.templates import render
+
+STATIC = __file__.rsplit("/", 1)[0] + "/static"
+
+
+def create_app(ctx: SiteContext) -> SecurityHeaders:
+    app = FastAPI(
+        title=ctx.settings.site_name,
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.ctx = ctx
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(home.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        return render(request, "error.html", status_code=exc.status_code,
+                      status=exc.status_code, message=_message(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.errors()}, status_code=422)
+        return render(request, "error.html", status_code=400, status=400,
+                      message="Some of what was sent is missing or malformed.")
+
+    return SecurityHeaders(app, secure_cookies=ctx.base_url.startswith("https://"))
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or request.url.path.endswith(".json")
+
+
+def _message(exc: StarletteHTTPException) -> str:
+    if exc.status_code == 404:
+        return "There is nothing at this address. It may have been removed, or the link is wrong."
+    return str(exc.detail)

@@ -1,0 +1,41 @@
+"""What the site's request handlers need, built once per process by swarmdex.node."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+
+from swarmdex.settings import Settings
+from swarmdex.tracker.hooks import ListedTorrents
+from swarmdex.tracker.logic import Tracker
+
+
+@dataclass
+class SiteContext:
+    settings: Settings
+    db: async_sessionmaker[AsyncSession]
+    tracker: Tracker
+    # In listed mode the tracker serves exactly this: the site adds and removes torrents here
+    # in the same process, so an upload is announceable at once and a deletion refused at once.
+    listed: ListedTorrents | None
+    secret: bytes
+    base_url: str = ""
+    announce_urls: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    # Transport counters (UDP packets, HTTP connections...) for /stats.json.
+    counters: Callable[[], dict[str, int]] = dict
+
+
+def context(request: Request) -> SiteContext:
+    """FastAPI dependency: the SiteContext of the app serving `request`."""
+    ctx: SiteContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[SiteContext, Depends(context)]

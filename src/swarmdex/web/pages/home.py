@@ -1,0 +1,46 @@
+"""The home page and the live tracker figures."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from swarmdex import __version__
+from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.templates import render
+
+router = APIRouter()
+
+
+def tracker_figures(ctx: SiteContext) -> dict[str, int]:
+    store = ctx.tracker.store
+    swarms, peers = store.counts() if isinstance(store, MemoryPeerStore) else (0, 0)
+    counters = ctx.tracker.counters
+    return {
+        "torrents_active": swarms,
+        "peers": peers,
+        "announces": counters.announces,
+        "scrapes": counters.scrapes,
+        "refused": counters.refused,
+    }
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def home(request: Request, ctx: Ctx) -> HTMLResponse:
+    return render(request, "home.html", figures=tracker_figures(ctx),
+                  announce_urls=ctx.announce_urls)
+
+
+@router.get("/stats.json", tags=["site"])
+async def stats(ctx: Ctx) -> dict[str, Any]:
+    """Live tracker figures."""
+    return {
+        "version": __version__,
+        **tracker_figures(ctx),
+        "uptime_s": int(time.time() - ctx.started),
+        **ctx.counters(),
+    }

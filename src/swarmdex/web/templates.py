@@ -1,0 +1,75 @@
+"""Jinja2 set-up: autoescaping everywhere, a few filters, one `render` for every page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from swarmdex import __version__
+from swarmdex.markup import render_markdown
+from swarmdex.web.security import CSRF_FIELD, csrf_token
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def filesize(n: int | None) -> str:
+    """1536 -> '1.5 KiB'; binary units, as clients show them."""
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def ago(when: dt.datetime | None) -> str:
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    seconds = int((dt.datetime.now(dt.UTC) - when).total_seconds())
+    for size, name in ((86400 * 365, "year"), (86400 * 30, "month"), (86400, "day"),
+                       (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {name}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def markdown(source: str | None) -> Markup:
+    return Markup(render_markdown(source or ""))  # sanitised by nh3 in render_markdown
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(filesize=filesize, ago=ago, markdown=markdown)
+    env.globals.update(version=__version__, csrf_field=CSRF_FIELD)
+    return env
+
+
+ENV = _environment()
+
+
+def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    ctx = request.app.state.ctx
+    page = ENV.get_template(template).render(
+        request=request,
+        site_name=ctx.settings.site_name,
+        viewer=getattr(request.state, "viewer", None),
+        csrf_token=csrf_token(request),
+        **values,
+    )
+    return HTMLResponse(page, status_code=status_code)

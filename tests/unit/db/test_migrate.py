@@ -1,0 +1,210 @@
+"""Migrations on a real SQLite file: they build the schema the models describe, once."""
+
+from __future__ import annotations
+
+import asyncio
+import stat
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from swarmdex.db.migrate import (
+    MIGRATIONS,
+    MigrationError,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+    upgrade_url,
+)
+from swarmdex.db.models import Base
+
+from .conftest import async_test, open_engine
+
+TABLES = {
+    "users",
+    "categories",
+    "torrents",
+    "torrent_files",
+    "tags",
+    "torrent_tags",
+    "api_tokens",
+    "sessions",
+}
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+def _schema(connection: Connection) -> list[tuple[str, str, str | None]]:
+    """The SQL of every table and index, to tell whether a second upgrade changed anything."""
+    rows = connection.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name")
+    return [(kind, name, sql) for kind, name, sql in rows]
+
+
+def test_models_name_exactly_the_tables_of_the_first_migration() -> None:
+    assert set(Base.metadata.tables) == TABLES
+    assert head_revision() == "0001"
+
+
+@async_test
+async def test_upgrade_creates_every_table(url: str) -> None:
+    async with open_engine(url, migrated=False) as engine:
+        assert await current_revision(engine) is None
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_tables) == TABLES | {"alembic_version"}
+
+
+@async_test
+async def test_second_upgrade_changes_nothing(url: str) -> None:
+    async with open_engine(url) as engine:
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO categories (slug, name) VALUES ('a', 'A')"))
+            before = await conn.run_sync(_schema)
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_schema) == before
+            assert (await conn.execute(text("SELECT slug FROM categories"))).scalars().all() == ["a"]
+
+
+def _differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+@async_test
+async def test_models_and_migrations_agree(url: str) -> None:
+    async with open_engine(url) as engine, engine.connect() as conn:
+        assert await conn.run_sync(_differences) == []
+
+
+def _sqlite_schema_sql(connection: Connection) -> list[tuple[str, str]]:
+    rows = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name != 'alembic_version'"
+        " ORDER BY name"
+    )
+    return [(name, " ".join(sql.split())) for name, sql in rows]
+
+
+@async_test
+async def test_migrated_schema_has_the_models_constraints(url: str, tmp_path: Any) -> None:
+    """compare_metadata does not look at CHECK constraints or ON DELETE: compare the SQL."""
+    async with open_engine(url) as migrated, migrated.connect() as conn:
+        from_migrations = await conn.run_sync(_sqlite_schema_sql)
+    async with open_engine(f"sqlite+aiosqlite:///{tmp_path}/models.db", migrated=False) as e:
+        async with e.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        async with e.connect() as conn:
+            from_models = await conn.run_sync(_sqlite_schema_sql)
+    assert dict(from_migrations).keys() == dict(from_models).keys()
+    for (name, migrated_sql), (_, model_sql) in zip(from_migrations, from_models, strict=True):
+        for clause in ("CHECK", "ON DELETE CASCADE", "ON DELETE SET NULL", "ON DELETE RESTRICT"):
+            assert migrated_sql.count(clause) == model_sql.count(clause), (name, clause)
+        assert sorted(_constraint_names(migrated_sql)) == sorted(_constraint_names(model_sql)), name
+
+
+def _constraint_names(sql: str) -> list[str]:
+    words = sql.replace("(", " ").split()
+    return [words[i + 1] for i, word in enumerate(words[:-1]) if word == "CONSTRAINT"]
+
+
+def _down_and_up(connection: Connection) -> tuple[set[str], set[str]]:
+    config = alembic_config(connection)
+    with connection.begin():
+        command.downgrade(config, "base")
+        down = _tables(connection)
+    with connection.begin():
+        command.upgrade(config, "head")
+        return down, _tables(connection)
+
+
+@async_test
+async def test_downgrade_to_nothing_and_back(url: str) -> None:
+    async with open_engine(url) as engine, engine.connect() as conn:
+        down, up = await conn.run_sync(_down_and_up)
+    assert down == {"alembic_version"}
+    assert up == TABLES | {"alembic_version"}
+
+
+@async_test
+async def test_failed_upgrade_leaves_nothing_behind(url: str) -> None:
+    async with open_engine(url, migrated=False) as engine:
+        async with engine.begin() as conn:  # in the way of the migration, half-way through it
+            await conn.execute(text("CREATE TABLE tags (id INTEGER PRIMARY KEY)"))
+        with pytest.raises(Exception, match="already exists"):
+            await upgrade(engine)
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_tables) == {"tags"}
+            foreign_keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
+        assert foreign_keys == 1  # switched back on after the failure
+        assert await current_revision(engine) is None
+
+
+@async_test
+async def test_unknown_revision_is_refused_plainly(url: str) -> None:
+    async with open_engine(url) as engine:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        with pytest.raises(MigrationError, match="newer swarmdex"):
+            await upgrade(engine)
+        assert await current_revision(engine) == "9999"
+
+
+@async_test
+async def test_unreachable_database_is_said_plainly(tmp_path: Any) -> None:
+    async with open_engine(f"sqlite+aiosqlite:///{tmp_path}/missing/x.db", migrated=False) as e:
+        with pytest.raises(MigrationError, match=r"cannot open the database .*missing/x\.db"):
+            await upgrade(e)
+        with pytest.raises(MigrationError, match="No such file or directory"):
+            await current_revision(e)
+
+
+@async_test
+async def test_new_database_files_are_private(url: str, tmp_path: Any) -> None:
+    async with open_engine(url) as engine, engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+        for name in ("swarmdex.db", "swarmdex.db-wal", "swarmdex.db-shm"):
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
+@async_test
+async def test_foreign_keys_are_on_again_after_upgrade(url: str) -> None:
+    async with open_engine(url) as engine, engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+
+
+@async_test
+async def test_two_processes_starting_at_once_migrate_once(url: str) -> None:
+    async with open_engine(url, migrated=False) as first, open_engine(url, migrated=False) as second:
+        await asyncio.gather(upgrade(first), upgrade(second))
+        assert await current_revision(first) == head_revision()
+        async with second.connect() as conn:
+            versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert versions == [(head_revision(),)]
+
+
+@async_test
+async def test_upgrade_url_reports_before_and_after(url: str) -> None:
+    assert await upgrade_url(url) == (None, head_revision())
+    assert await upgrade_url(url) == (head_revision(), head_revision())
+
+
+@async_test
+async def test_memory_database_migrates() -> None:
+    async with open_engine("sqlite+aiosqlite://") as engine, engine.connect() as conn:
+        assert await conn.run_sync(_tables) == TABLES | {"alembic_version"}
+
+
+def test_migrations_are_files_of_the_package() -> None:
+    assert (MIGRATIONS / "env.py").is_file()
+    assert (MIGRATIONS / "script.py.mako").is_file()
+    assert (MIGRATIONS / "versions" / "0001_initial.py").is_file()
