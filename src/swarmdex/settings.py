@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     )
 
     tracker_mode: Literal["open", "listed"] = Field(
-        "open", description="open: any info hash; listed: only hashes in the allowlist."
+        "listed",
+        description="listed: only the site's torrents (and the allowlist file); open: any info hash.",
     )
     allowlist: Path | None = Field(
         None, description="File of served hashes in listed mode (default DATA_DIR/allowlist.txt)."

@@ -32,7 +32,7 @@ ALLOWLIST_PICKUP = 5.0  # the server looks at the file every second; allow for a
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_announces_urls_serves_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
     data = tmp_path / "data"
-    with Serve(data, *PORTS) as server:
+    with Serve(data, *PORTS, "--tracker-mode", "open") as server:
         said = [line for line in server.lines if line.startswith("swarmdex: ")]
         http_port, udp_port = server.http[1], server.udp[1]
         assert said[-1] == "swarmdex: ready"

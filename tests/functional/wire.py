@@ -60,6 +60,7 @@ def make_settings(**overrides: Any) -> Settings:
         "port": 0,
         "udp_port": 0,
         "gc_interval": 3600.0,
+        "tracker_mode": "open",  # most tests announce made-up hashes
     }
     values.update(overrides)
     return Settings(**values)

@@ -30,7 +30,7 @@ def test_defaults() -> None:
     s = load_settings()
     assert s.data_dir == Path("data")
     assert s.hosts == ["0.0.0.0", "::"]
-    assert (s.port, s.udp_port, s.tracker_mode) == (8080, 6969, "open")
+    assert (s.port, s.udp_port, s.tracker_mode) == (8080, 6969, "listed")
     assert (s.interval, s.interval_jitter, s.min_interval) == (1800, 180, 300)
     assert (s.numwant_default, s.numwant_max) == (50, 200)
     assert s.effective_peer_ttl == 2700
