@@ -140,6 +140,8 @@ class Node:
         """Open the database, bind every listener, start the site; return the lines to print
         (announce URLs, site URL)."""
         s = self.settings
+        # Migrate before anything listens: no request ever meets an older schema.
+        s.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(database_url(s.data_dir, s.database_url))
         await upgrade(self.engine)
         sessions = session_factory(self.engine)

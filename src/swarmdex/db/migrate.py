@@ -10,6 +10,7 @@ PostgreSQL advisory lock) and then finds nothing left to do.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -18,21 +19,25 @@ from typing import Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import IncludeNameFn, NameFilterParentNames, NameFilterType
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from swarmdex.db.engine import BEGIN_MODE, create_engine, display_url
+from swarmdex.db.models import Base
 
 __all__ = [
     "MIGRATIONS",
     "MigrationError",
     "alembic_config",
+    "all_models",
     "current_revision",
     "head_revision",
+    "include_name",
     "upgrade",
     "upgrade_url",
 ]
@@ -53,6 +58,39 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config.set_main_option("path_separator", "os")
     config.attributes["connection"] = connection
     return config
+
+
+def all_models() -> MetaData:
+    """Every table of swarmdex: `Base.metadata` once each package's models are imported.
+
+    The core tables live in `swarmdex.db.models`; a domain package declares its own in its
+    `models` module (`swarmdex.comments.models`, ...), found here by that name.
+    """
+    root = Path(__file__).parent.parent
+    for package in sorted(root.iterdir()):
+        if (package / "models.py").is_file() or (package / "models" / "__init__.py").is_file():
+            importlib.import_module(f"swarmdex.{package.name}.models")
+    return Base.metadata
+
+
+def include_name(connection: Connection) -> IncludeNameFn:
+    """Autogenerate's filter for `connection`'s database: leave out the tables that
+    migrations keep outside the models, SQLite virtual tables (FTS5) and their shadow tables."""
+    unmodelled: set[str] = set()
+    if connection.dialect.name == "sqlite":
+        virtual = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
+        ).scalars().all()
+        unmodelled = {
+            name
+            for name in inspect(connection).get_table_names()
+            if any(name == v or name.startswith(f"{v}_") for v in virtual)
+        }
+
+    def include(name: str | None, type_: NameFilterType, parents: NameFilterParentNames) -> bool:
+        return not (type_ == "table" and name in unmodelled)
+
+    return include
 
 
 def head_revision() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from swarmdex.db.models import Base
+from swarmdex.db.migrate import all_models, include_name
 
 connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
@@ -17,9 +17,10 @@ if not isinstance(connection, Connection):
 
 context.configure(
     connection=connection,
-    target_metadata=Base.metadata,
+    target_metadata=all_models(),
     render_as_batch=True,  # SQLite alters a table by copying it
     compare_type=True,
+    include_name=include_name(connection),
 )
 with context.begin_transaction():
     context.run_migrations()
