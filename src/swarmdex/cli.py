@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -63,6 +64,8 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is enough
+    from swarmdex.db import DatabaseConfigError
+    from swarmdex.db.migrate import MigrationError
     from swarmdex.node import serve as run  # the server stack is only needed here
 
     def say(line: str) -> None:
@@ -79,6 +82,39 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     except OSError as exc:  # listening failed: say so plainly, no traceback
         message = exc.strerror or str(exc)
         raise click.ClickException(f"{message}: {exc.filename}" if exc.filename else message) from None
+    except (DatabaseConfigError, MigrationError) as exc:  # no database: say why, no traceback
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def db() -> None:
+    """The database: SQLite in DATA_DIR, or the one the database_url setting names."""
+
+
+@db.command("upgrade")
+@_DATA_DIR
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="TOML settings file (default DATA_DIR/swarmdex.toml if present).")
+def db_upgrade(config: Path | None, data_dir: Path | None) -> None:
+    """Create the database, or migrate it to this version's schema.
+
+    `swarmdex serve` does this by itself before it listens; run it to upgrade ahead of a
+    restart, or to prepare a PostgreSQL database.
+    """
+    from swarmdex.db import DatabaseConfigError, database_url, display_url
+    from swarmdex.db.migrate import MigrationError, upgrade_url
+
+    settings = _settings(config, data_dir=data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        url = database_url(settings.data_dir, settings.database_url)
+        before, after = asyncio.run(upgrade_url(url))
+    except (DatabaseConfigError, MigrationError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if before == after:
+        click.echo(f"{display_url(url)}: already at schema revision {after}")
+    else:
+        click.echo(f"{display_url(url)}: migrated from {before or 'nothing'} to schema revision {after}")
 
 
 @main.group()
@@ -162,3 +198,101 @@ def _write_atomic(path: Path, lines: list[str]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("".join(f"{line}\n" for line in lines))
     tmp.replace(path)
+
+
+# Accounts: how an operator makes the first admin, and API tokens for scripts.
+
+# The values of swarmdex.db.models.Role, spelt out so `swarmdex --help` need not load the
+# database layer (tests check the two agree).
+ROLES = ("user", "trusted", "moderator", "admin")
+T = TypeVar("T")
+
+
+def _with_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the database (migrating it first), run `work(sessionmaker)`, close it.
+    Problems the operator can fix end the command with their message, not a traceback."""
+    from swarmdex.accounts.services import AccountError
+    from swarmdex.db.engine import DatabaseConfigError, create_engine, database_url, session_factory
+    from swarmdex.db.migrate import MigrationError, upgrade
+
+    async def run() -> T:
+        if settings.database_url is None:  # SQLite in the data dir, maybe before any `serve`
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(database_url(settings.data_dir, settings.database_url))
+        try:
+            await upgrade(engine)
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except (AccountError, DatabaseConfigError, MigrationError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _read_password(path: Path) -> str:
+    # `echo secret > file` leaves a newline that is no part of the password.
+    return path.read_text(encoding="utf-8").rstrip("\r\n")
+
+
+@main.group("user")
+def user_group() -> None:
+    """Manage accounts."""
+
+
+@user_group.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default="user", show_default=True,
+              help="What the account may do; each role includes the ones before it.")
+@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Read the password from this file (a trailing newline is ignored). "
+                   "Without it, the password is asked for.")
+@_DATA_DIR
+def user_create(name: str, role: str, password_file: Path | None, data_dir: Path | None) -> None:
+    """Create the account NAME, e.g. the site's first admin."""
+    settings = _settings(None, data_dir=data_dir)
+    if password_file is not None:
+        password = _read_password(password_file)
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def create(sessions: Any) -> None:
+        from swarmdex.accounts.services import create_user
+        from swarmdex.db.engine import transaction
+        from swarmdex.db.models import Role
+
+        async with transaction(sessions) as session:
+            await create_user(session, name, password, Role(role))
+
+    _with_database(settings, create)
+    click.echo(f"created the {role} account {name}")
+
+
+@main.group("token")
+def token_group() -> None:
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@click.argument("name")
+@click.option("--label", default="command line", show_default=True,
+              help="What the token is for, as its owner's account page lists it.")
+@_DATA_DIR
+def token_create(name: str, label: str, data_dir: Path | None) -> None:
+    """Create an API token for the user NAME and print it (on the last line)."""
+    settings = _settings(None, data_dir=data_dir)
+
+    async def create(sessions: Any) -> tuple[str, str]:
+        from swarmdex.accounts.services import AccountError, create_token, user_by_name
+        from swarmdex.db.engine import transaction
+
+        async with transaction(sessions) as session:
+            user = await user_by_name(session, name)
+            if user is None:
+                raise AccountError(f"there is no user called {name!r}")
+            return user.name, await create_token(session, user, label)
+
+    owner, token = _with_database(settings, create)
+    click.echo(f"API token for {owner} ({label}); it is shown only now, keep it secret:")
+    click.echo(token)

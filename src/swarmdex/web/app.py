@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swarmdex import __version__
+from swarmdex.web.api import search as search_api
+from swarmdex.web.api import torrents as torrent_api
+from swarmdex.web.auth import LoginRequired, load_viewer, login_redirect
 from swarmdex.web.context import SiteContext
-from swarmdex.web.pages import home
+from swarmdex.web.pages import accounts, admin, browse, comments, feeds, home
+from swarmdex.web.pages import torrents as torrent_pages
 from swarmdex.web.security import SecurityHeaders
 from swarmdex.web.templates import render
 
@@ -24,10 +28,24 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        # Every page knows who is looking (request.state.viewer), for the header and forms.
+        dependencies=[Depends(load_viewer)],
+        exception_handlers={LoginRequired: login_redirect},
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(home.router)
+    app.include_router(browse.router)
+    app.include_router(feeds.router)
+    app.include_router(search_api.router)
+    app.include_router(comments.router)
+    app.include_router(admin.router)
+    # The admin page's settings (site name...) kept fresh in memory, so no page view queries
+    # them: see swarmdex.sitecfg.services.
+    app.add_middleware(admin.SiteConfigRefresh, ctx=ctx)
+    app.include_router(accounts.router)
+    app.include_router(torrent_pages.router)
+    app.include_router(torrent_api.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

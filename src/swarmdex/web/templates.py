@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from swarmdex import __version__
 from swarmdex.markup import render_markdown
+from swarmdex.sitecfg import services as sitecfg
 from swarmdex.web.security import CSRF_FIELD, csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -67,7 +68,8 @@ def render(request: Request, template: str, status_code: int = 200, **values: An
     ctx = request.app.state.ctx
     page = ENV.get_template(template).render(
         request=request,
-        site_name=ctx.settings.site_name,
+        # The admin page's name when it set one: an in-memory copy, no query per page.
+        site_name=sitecfg.cached(ctx).site_name,
         viewer=getattr(request.state, "viewer", None),
         csrf_token=csrf_token(request),
         **values,

@@ -10,10 +10,14 @@ from fastapi.responses import HTMLResponse
 
 from swarmdex import __version__
 from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.search.catalogue import browse
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.pages.browse import Swarms
 from swarmdex.web.templates import render
 
 router = APIRouter()
+
+LATEST_SHOWN = 10
 
 
 def tracker_figures(ctx: SiteContext) -> dict[str, int]:
@@ -30,9 +34,12 @@ def tracker_figures(ctx: SiteContext) -> dict[str, int]:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-async def home(request: Request, ctx: Ctx) -> HTMLResponse:
+async def home(request: Request, ctx: Ctx, swarms: Swarms) -> HTMLResponse:
+    async with ctx.db() as session:
+        latest = await browse(session, swarms, per_page=LATEST_SHOWN)
     return render(request, "home.html", figures=tracker_figures(ctx),
-                  announce_urls=ctx.announce_urls)
+                  announce_urls=ctx.announce_urls,
+                  latest=[(e.torrent, e.counts, None, None) for e in latest.entries])
 
 
 @router.get("/stats.json", tags=["site"])

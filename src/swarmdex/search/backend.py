@@ -1,0 +1,73 @@
+"""What a search backend does, whatever the database.
+
+A backend keeps one index entry per torrent (a `Document`) in the caller's transaction, and
+answers a parsed `Query` with torrent ids, best first. It knows nothing of pages or markup:
+`services` loads the torrents and highlights them.
+
+Backends: `fts5.Fts5Backend` (SQLite, ranked with bm25) and `fallback.LikeBackend` (any
+database without a full-text index yet: substring matching on titles, newest first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from swarmdex.search.query import Query
+
+__all__ = ["MAX_RESULTS", "BadQuery", "Document", "Matches", "SearchBackend"]
+
+# The most matches a query counts and pages through: enough for any visitor, and a bound on
+# the work of a query that matches half the catalogue ("linux").
+MAX_RESULTS: Final = 10_000
+
+
+class BadQuery(ValueError):
+    """The index refused the query; the message is fit for the visitor."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What is indexed of one torrent: original text, tokenized by the backend."""
+
+    torrent_id: int
+    title: str
+    name: str
+    tags: Sequence[str] = ()
+    files: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    ids: list[int] = field(default_factory=list)  # best first
+    total: int = 0  # capped at MAX_RESULTS
+
+
+class SearchBackend(Protocol):
+    async def index(self, session: AsyncSession, document: Document) -> None:
+        """Add or replace the torrent's entry."""
+        ...
+
+    async def remove(self, session: AsyncSession, torrent_id: int) -> None:
+        """Drop the torrent's entry (nothing happens if there is none)."""
+        ...
+
+    async def search(
+        self,
+        session: AsyncSession,
+        query: Query,
+        *,
+        in_files: bool,
+        newest_first: bool = False,
+        where: Sequence[ColumnElement[bool]],
+        limit: int,
+        offset: int,
+    ) -> Matches:
+        """Ids of the torrents matching `query` and every condition of `where` (on
+        `Torrent`), best first (newest first if asked: feeds); raises BadQuery if the index
+        cannot run the query."""
+        ...

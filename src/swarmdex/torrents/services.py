@@ -1,0 +1,383 @@
+"""Torrents on the site: the one place that writes them.
+
+Pages and the JSON API both call these functions; handlers never touch the tables.
+
+Transactions: the functions that write take a session inside `swarmdex.db.transaction()`
+and never commit, so an upload (torrent, files, tags, search entry) is all or nothing.
+Telling the tracker is the caller's job, after the commit (`ctx.listed.add` /
+`ctx.listed.remove`): the tracker then never serves a torrent that a rollback took back.
+
+Hashes: a torrent is named by its v1 hash (40 hex), its v2 hash (64 hex) or its v2 hash
+truncated to 20 bytes (40 hex, what v2 clients announce); all three find it. Its public
+name (`info_hash`, used in URLs and the API) is its swarm key: the v1 hash, or the
+truncated v2 hash for a v2-only torrent.
+
+Duplicates: only torrents that are on the site (not deleted) block an upload. Uploading a
+deleted torrent again replaces the deleted row (its files, tags and comments go with it):
+the hashes are unique columns, and the new upload is a new listing with its own title,
+description and uploader, not the old one brought back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from sqlalchemy import ColumnElement, insert, or_, select
+from sqlalchemy import delete as delete_rows
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload, selectinload
+
+from swarmdex.accounts.services import has_role
+from swarmdex.bittorrent.bencode import encode
+from swarmdex.bittorrent.magnet import make_magnet
+from swarmdex.bittorrent.metainfo import Metainfo, MetainfoError, parse_torrent
+from swarmdex.db.models import (
+    Category,
+    Role,
+    Tag,
+    Torrent,
+    TorrentFile,
+    User,
+    swarm_key,
+    utcnow,
+)
+from swarmdex.search import services as search_index
+from swarmdex.torrents.fields import (
+    UploadError,
+    UploadTooLarge,
+    clean_description,
+    clean_tags,
+    clean_title,
+)
+from swarmdex.torrents.filetree import stored_files
+
+__all__ = [
+    "DEFAULT_CATEGORIES",
+    "UploadError",
+    "UploadTooLarge",
+    "can_delete",
+    "categories",
+    "delete",
+    "download_bytes",
+    "ensure_default_categories",
+    "files",
+    "find",
+    "info_hash",
+    "listed_hashes",
+    "magnet",
+    "parse_hash",
+    "tracker_tiers",
+    "upload",
+]
+
+DEFAULT_CATEGORIES: Final = (
+    ("linux", "Linux"),
+    ("bsd", "BSD"),
+    ("datasets", "Data sets"),
+    ("films", "Films"),
+    ("music", "Music"),
+    ("software", "Software"),
+    ("games", "Games"),
+    ("other", "Other"),
+)
+
+_HASH_RE: Final = re.compile(r"[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}")
+_SWARM_KEY_LENGTH: Final = 20
+_V2_LENGTH: Final = 32
+
+
+# --------------------------------------------------------------------------- categories
+
+
+async def ensure_default_categories(session: AsyncSession) -> None:
+    """Create the default categories on a site that has none yet (its first start).
+
+    Only then: once an operator has renamed or deleted categories, a restart must not
+    bring the defaults back.
+    """
+    if await session.scalar(select(Category.id).limit(1)) is not None:
+        return
+    session.add_all(
+        Category(slug=slug, name=name, position=position)
+        for position, (slug, name) in enumerate(DEFAULT_CATEGORIES)
+    )
+
+
+async def categories(session: AsyncSession) -> list[Category]:
+    """Every category, in the operator's order."""
+    result = await session.scalars(select(Category).order_by(Category.position, Category.name))
+    return list(result)
+
+
+# --------------------------------------------------------------------------- upload
+
+
+async def upload(
+    session: AsyncSession,
+    *,
+    data: bytes,
+    uploader: User,
+    category_slug: str,
+    title: str | None = None,
+    description: str = "",
+    tags: Iterable[str] = (),
+    anonymous: bool = False,
+    max_size: int,
+) -> Torrent:
+    """Put a .torrent on the site; raise `UploadError` saying what is wrong otherwise.
+
+    The info dictionary is stored byte for byte (it is what the hashes are computed
+    from) together with the file list, tags and a search entry, all in `session`'s
+    transaction. The returned torrent has its category, uploader and tags loaded (not its
+    files: there may be 100,000).
+    """
+    meta = _parse(data, max_size)
+    category = await _category(session, category_slug)
+    shown_title = clean_title(title, meta.name)
+    text = clean_description(description)
+    tag_rows = await _tags(session, clean_tags(tags))
+    await _make_room(session, meta)
+    owner = await session.get(User, uploader.id)
+    if owner is None:  # the account was deleted while its upload was being read
+        raise UploadError("Your account no longer exists.")
+    rows = stored_files(meta)
+    torrent = Torrent(
+        info_hash_v1=meta.info_hash_v1,
+        info_hash_v2=meta.info_hash_v2,
+        swarm_key=swarm_key(meta.info_hash_v1, meta.info_hash_v2),
+        title=shown_title,
+        name=meta.name,
+        description=text,
+        category=category,
+        uploader=owner,
+        anonymous=anonymous,
+        size=meta.total_size,
+        file_count=len(rows),
+        piece_length=meta.piece_length,
+        info_dict=meta.info_bytes,
+        original_trackers=_original_tiers(meta),
+        tags=tag_rows,
+    )
+    session.add(torrent)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Only a concurrent writer gets here (SQLite serialises write transactions, so
+        # this is PostgreSQL): the same torrent or a new tag was added at the same moment.
+        raise UploadError(
+            "Another upload of this torrent or one of its tags happened at the same moment; "
+            "please try again."
+        ) from None
+    await _insert_files(session, torrent, rows)
+    await search_index.index_torrent(session, torrent)
+    return torrent
+
+
+async def _insert_files(session: AsyncSession, torrent: Torrent, rows: list[tuple[str, int]]) -> None:
+    """One bulk INSERT: a torrent may list 100,000 files, far too many for ORM objects
+    (seconds instead of a fraction of one). `torrent.files` stays unloaded."""
+    if rows:
+        await session.execute(
+            insert(TorrentFile),
+            [
+                {"torrent_id": torrent.id, "position": position, "path": path, "size": size}
+                for position, (path, size) in enumerate(rows)
+            ],
+        )
+
+
+def _parse(data: bytes, max_size: int) -> Metainfo:
+    if len(data) > max_size:
+        raise UploadTooLarge(
+            f"The file is {len(data):,} bytes; .torrent files may be at most {max_size:,} bytes."
+        )
+    if not data:
+        raise UploadError("The file is empty: choose a .torrent file.")
+    try:
+        return parse_torrent(data, max_size=max_size)
+    except MetainfoError as exc:
+        raise UploadError(f"This is not a usable torrent file: {exc}.") from None
+
+
+async def _category(session: AsyncSession, slug: str) -> Category:
+    category = await session.scalar(select(Category).where(Category.slug == slug.strip()))
+    if category is not None:
+        return category
+    known = ", ".join(c.slug for c in await categories(session))
+    if not slug.strip():
+        raise UploadError(f"Choose a category: {known}.")
+    raise UploadError(f"Unknown category {slug.strip()!r}; choose one of: {known}.")
+
+
+async def _tags(session: AsyncSession, names: list[str]) -> list[Tag]:
+    """Tag rows for `names` (already cleaned), created when new, in the given order."""
+    if not names:
+        return []
+    found = {tag.name: tag for tag in await session.scalars(select(Tag).where(Tag.name.in_(names)))}
+    for name in names:
+        if name not in found:
+            found[name] = Tag(name=name)
+            session.add(found[name])
+    return [found[name] for name in names]
+
+
+def _original_tiers(meta: Metainfo) -> list[list[str]]:
+    """The uploaded file's trackers as BEP 12 tiers (a lone 'announce' is one tier)."""
+    if meta.announce_list:
+        return [list(tier) for tier in meta.announce_list]
+    return [[meta.announce]] if meta.announce else []
+
+
+async def _make_room(session: AsyncSession, meta: Metainfo) -> None:
+    """Refuse a torrent already on the site; clear deleted rows that hold its hashes."""
+    announced = _announced(meta.info_hash_v1, meta.info_hash_v2)
+    rows = list(await session.scalars(select(Torrent).where(_announced_as(announced))))
+    live = [row for row in rows if row.deleted_at is None]
+    if live:
+        # Out of the session, so that the rollback this error causes leaves it readable.
+        session.expunge(live[0])
+        raise UploadError(
+            f"This torrent is already on the site as “{live[0].title}”.", existing=live[0]
+        )
+    if rows:
+        for row in rows:
+            await search_index.remove(session, row.id)
+        await session.execute(delete_rows(Torrent).where(Torrent.id.in_([row.id for row in rows])))
+
+
+def _announced(v1: bytes | None, v2: bytes | None) -> list[bytes]:
+    """The 20-byte hashes a torrent's peers announce: v1 and the truncated v2 (BEP 52)."""
+    return [h for h in (v1, v2[:_SWARM_KEY_LENGTH] if v2 else None) if h is not None]
+
+
+def _announced_as(hashes: Sequence[bytes]) -> ColumnElement[bool]:
+    """Torrents announced under any of `hashes` (20 bytes each).
+
+    The swarm key is the v1 hash or the truncated v2 hash of a v2-only torrent; a hybrid's
+    truncated v2 hash is found as a prefix of its v2 hash, with a range on the unique
+    index rather than a scan (both SQLite and PostgreSQL order blobs bytewise).
+    """
+    conditions: list[ColumnElement[bool]] = [Torrent.swarm_key.in_(hashes)]
+    for prefix in hashes:
+        low = prefix + bytes(_V2_LENGTH - _SWARM_KEY_LENGTH)
+        high = prefix + b"\xff" * (_V2_LENGTH - _SWARM_KEY_LENGTH)
+        conditions.append(Torrent.info_hash_v2.between(low, high))
+    return or_(*conditions)
+
+
+# --------------------------------------------------------------------------- lookup
+
+
+def parse_hash(text: str) -> bytes | None:
+    """The digest a 40- or 64-hex-digit string names (either case), else None."""
+    return bytes.fromhex(text) if _HASH_RE.fullmatch(text) else None
+
+
+def info_hash(torrent: Torrent) -> str:
+    """The torrent's public name: v1 hex, or the truncated v2 hex for a v2-only torrent."""
+    return torrent.swarm_key.hex()
+
+
+async def find(session: AsyncSession, hash_hex: str, *, include_deleted: bool = False) -> Torrent | None:
+    """The torrent named by 40-hex v1, 64-hex v2 or 40-hex truncated v2, with its category,
+    uploader and tags loaded; deleted torrents only when asked."""
+    digest = parse_hash(hash_hex)
+    if digest is None:
+        return None
+    named = (
+        Torrent.info_hash_v2 == digest if len(digest) == _V2_LENGTH else _announced_as([digest])
+    )
+    query = (
+        select(Torrent)
+        .where(named)
+        .options(
+            joinedload(Torrent.category),
+            joinedload(Torrent.uploader),
+            selectinload(Torrent.tags),
+        )
+        .order_by(Torrent.id)
+    )
+    if not include_deleted:
+        query = query.where(Torrent.deleted_at.is_(None))
+    return (await session.scalars(query)).first()
+
+
+async def files(session: AsyncSession, torrent: Torrent, limit: int) -> list[TorrentFile]:
+    """The torrent's first `limit` files, in its order (a torrent may have 100,000)."""
+    query = (
+        select(TorrentFile)
+        .where(TorrentFile.torrent_id == torrent.id)
+        .order_by(TorrentFile.position)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+async def listed_hashes(session: AsyncSession) -> list[tuple[bytes | None, bytes | None]]:
+    """(v1, v2) of every torrent on the site: what the tracker serves in listed mode."""
+    query = select(Torrent.info_hash_v1, Torrent.info_hash_v2).where(Torrent.deleted_at.is_(None))
+    return [(v1, v2) for v1, v2 in await session.execute(query)]
+
+
+# --------------------------------------------------------------------------- delete
+
+
+def can_delete(user: User | None, torrent: Torrent) -> bool:
+    """The uploader may delete their torrent; moderators and admins any torrent."""
+    if user is None:
+        return False
+    return user.id == torrent.uploader_id or has_role(user, Role.MODERATOR)
+
+
+async def delete(session: AsyncSession, torrent: Torrent) -> None:
+    """Take the torrent off the site (the row stays, marked deleted) and out of search.
+
+    `torrent` must belong to `session`. The caller then stops the tracker serving it.
+    """
+    torrent.deleted_at = utcnow()
+    await search_index.remove(session, torrent.id)
+
+
+# --------------------------------------------------------------------------- download
+
+
+def tracker_tiers(torrent: Torrent, announce_urls: Sequence[str]) -> list[list[str]]:
+    """The site's trackers as the first tier, then the uploaded tiers; each URL once."""
+    seen: set[str] = set()
+    tiers: list[list[str]] = []
+    for tier in (announce_urls, *torrent.original_trackers):
+        kept = [url for url in dict.fromkeys(tier) if url not in seen]
+        seen.update(kept)
+        if kept:
+            tiers.append(kept)
+    return tiers
+
+
+def download_bytes(torrent: Torrent, announce_urls: Sequence[str]) -> bytes:
+    """The .torrent file to hand out: the stored info dictionary, byte for byte, with
+    `tracker_tiers` as its trackers (`announce` and, for more than one URL, BEP 12's
+    `announce-list`)."""
+    tiers = tracker_tiers(torrent, announce_urls)
+    head: dict[bytes, object] = {}
+    if tiers:
+        head[b"announce"] = tiers[0][0]
+        if sum(len(tier) for tier in tiers) > 1:
+            head[b"announce-list"] = tiers
+    # Keys sort as announce < announce-list < info, so the info dictionary goes last,
+    # spliced in as stored: never decoded and re-encoded, its hashes cannot change (and
+    # a 100,000-file torrent costs a copy, not a parse).
+    return encode(head)[:-1] + b"4:info" + torrent.info_dict + b"e"
+
+
+def magnet(torrent: Torrent, announce_urls: Sequence[str]) -> str:
+    """A magnet link with the same trackers as the download."""
+    return make_magnet(
+        v1=torrent.info_hash_v1,
+        v2=torrent.info_hash_v2,
+        name=torrent.name,
+        trackers=[url for tier in tracker_tiers(torrent, announce_urls) for url in tier],
+        size=torrent.size,
+    )

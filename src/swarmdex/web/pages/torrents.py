@@ -1,0 +1,218 @@
+"""Torrent pages: upload, the detail page, the .torrent download, deletion.
+
+`publish` and `withdraw` are shared with the JSON API: they run the service in one
+transaction and, only once it has committed, tell the tracker.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Final
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from swarmdex.comments import services as comment_services
+from swarmdex.db.engine import transaction
+from swarmdex.db.models import Torrent, User
+from swarmdex.protocol.announce import SwarmCounts
+from swarmdex.sitecfg import services as site_config
+from swarmdex.torrents import services
+from swarmdex.torrents.fields import UploadError, UploadTooLarge
+from swarmdex.torrents.filetree import build_tree, is_single_file
+from swarmdex.torrents.forms import UploadForm, bounded_form, read_upload
+from swarmdex.web.auth import CurrentUser, Viewer
+from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.security import require_csrf
+from swarmdex.web.templates import render
+
+router = APIRouter(include_in_schema=False)
+
+# Files listed on a detail page; the rest are counted, not shown.
+FILES_SHOWN: Final = 1000
+TORRENT_TYPE: Final = "application/x-bittorrent"
+_UNSAFE_FILENAME_RE: Final = re.compile(r"[^A-Za-z0-9._ -]+")
+
+
+# --------------------------------------------------------------------------- shared with the API
+
+
+async def publish(ctx: SiteContext, user: User, form: UploadForm, max_bytes: int) -> Torrent:
+    """Upload in one transaction, then make the torrent announceable at once."""
+    async with transaction(ctx.db) as session:
+        torrent = await services.upload(
+            session,
+            data=form.data,
+            uploader=user,
+            category_slug=form.category,
+            title=form.title,
+            description=form.description,
+            tags=form.tags,
+            anonymous=form.anonymous,
+            max_size=max_bytes,
+        )
+    if ctx.listed is not None:
+        ctx.listed.add(torrent.info_hash_v1, torrent.info_hash_v2)
+    return torrent
+
+
+async def withdraw(ctx: SiteContext, torrent: Torrent) -> None:
+    """After a deletion has committed: refuse the torrent's announces and forget its peers."""
+    if ctx.listed is not None:
+        ctx.listed.remove(torrent.info_hash_v1, torrent.info_hash_v2)
+    # The tracker may still serve the hash for another reason (open mode, the operator's
+    # allowlist file); its peers are only dropped when it no longer does.
+    if ctx.tracker.allowlist.resolve(torrent.swarm_key) is None:
+        await ctx.tracker.store.remove_swarm(torrent.swarm_key)
+
+
+def upload_status(error: UploadError) -> int:
+    """The HTTP status for a refused upload."""
+    if isinstance(error, UploadTooLarge):
+        return 413
+    return 409 if error.existing is not None else 422
+
+
+def torrent_path(torrent: Torrent) -> str:
+    return f"/t/{services.info_hash(torrent)}"
+
+
+def download_path(torrent: Torrent) -> str:
+    return f"/t/{services.info_hash(torrent)}.torrent"
+
+
+async def swarm_counts(ctx: SiteContext, torrent: Torrent) -> SwarmCounts:
+    """Live seeders, leechers and completed downloads, straight from the peer store."""
+    (counts,) = await ctx.tracker.store.scrape([torrent.swarm_key], time.time())
+    return counts
+
+
+# --------------------------------------------------------------------------- upload
+
+
+@router.get("/upload", response_class=HTMLResponse)
+async def upload_page(request: Request, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
+    return await _upload_form(request, ctx)
+
+
+@router.post("/upload", response_class=HTMLResponse)
+async def upload(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+    # No declared form fields: the body is read through bounded_form, under the limit.
+    max_bytes = await site_config.upload_limit(ctx)
+    values: dict[str, str] = {}
+    try:
+        async with bounded_form(request, max_bytes) as form_request:
+            await require_csrf(form_request)
+            form = await form_request.form()
+            values = _text_values(form)
+            torrent = await publish(ctx, user, await read_upload(form, max_bytes), max_bytes)
+    except UploadError as error:
+        return await _upload_form(
+            request, ctx, error=error, values=values, status_code=upload_status(error)
+        )
+    return RedirectResponse(torrent_path(torrent), status_code=303)
+
+
+async def _upload_form(
+    request: Request,
+    ctx: SiteContext,
+    *,
+    error: UploadError | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    async with ctx.db() as session:
+        categories = await services.categories(session)
+    existing = error.existing if error is not None else None
+    return render(
+        request,
+        "torrents/upload.html",
+        status_code=status_code,
+        categories=categories,
+        values=values or {},
+        error=error.message if error is not None else None,
+        existing_url=torrent_path(existing) if existing is not None else None,
+        max_bytes=await site_config.upload_limit(ctx),
+    )
+
+
+def _text_values(form: FormData) -> dict[str, str]:
+    """What the uploader typed, to fill the form in again after an error."""
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+# --------------------------------------------------------------------------- download
+
+
+# Declared before the detail page: "/t/{info_hash}" would otherwise match "x.torrent".
+@router.get("/t/{info_hash}.torrent")
+async def download(info_hash: str, ctx: Ctx) -> Response:
+    async with ctx.db() as session:
+        torrent = await services.find(session, info_hash)
+    if torrent is None:
+        raise HTTPException(404)
+    return Response(
+        services.download_bytes(torrent, ctx.announce_urls),
+        media_type=TORRENT_TYPE,
+        headers={"Content-Disposition": content_disposition(torrent.name)},
+    )
+
+
+def content_disposition(name: str) -> str:
+    """`attachment` with an ASCII filename for old clients and the real one (RFC 6266)."""
+    fallback = _UNSAFE_FILENAME_RE.sub("_", name).strip(" ._")[:120] or "download"
+    return (
+        f'attachment; filename="{fallback}.torrent"; '
+        f"filename*=UTF-8''{quote(name + '.torrent', safe='')}"
+    )
+
+
+# --------------------------------------------------------------------------- detail
+
+
+@router.get("/t/{info_hash}", response_class=HTMLResponse)
+async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> Response:
+    async with ctx.db() as session:
+        torrent = await services.find(session, info_hash)
+        if torrent is None:
+            raise HTTPException(404)
+        canonical = services.info_hash(torrent)
+        if info_hash != canonical:
+            # The v2 hash, its truncated form or upper case: one address per torrent.
+            return RedirectResponse(f"/t/{canonical}", status_code=301)
+        listed = await services.files(session, torrent, FILES_SHOWN)
+        comments = await comment_services.for_torrent(session, torrent.id)
+    single = torrent.file_count == 1 and is_single_file(torrent.info_dict)
+    tree = build_tree(torrent.name, ((f.path, f.size) for f in listed), single=single)
+    return render(
+        request,
+        "torrents/detail.html",
+        torrent=torrent,
+        info_hash=canonical,
+        tree=tree,
+        files_shown=len(listed),
+        counts=await swarm_counts(ctx, torrent),
+        magnet=services.magnet(torrent, ctx.announce_urls),
+        download_url=download_path(torrent),
+        can_delete=services.can_delete(viewer, torrent),
+        comments=comments,  # for comments/section.html, included at the end
+    )
+
+
+# --------------------------------------------------------------------------- delete
+
+
+@router.post("/t/{info_hash}/delete", dependencies=[Depends(require_csrf)])
+async def delete(request: Request, info_hash: str, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
+    async with transaction(ctx.db) as session:
+        torrent = await services.find(session, info_hash)
+        if torrent is None:
+            raise HTTPException(404)
+        if not services.can_delete(user, torrent):
+            raise HTTPException(403, "Only the uploader or a moderator can delete this torrent.")
+        await services.delete(session, torrent)
+    await withdraw(ctx, torrent)
+    return render(request, "torrents/deleted.html", torrent=torrent)

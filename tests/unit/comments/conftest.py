@@ -1,0 +1,64 @@
+"""A migrated SQLite file per test, and members of every role with a torrent to talk about."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import swarmdex.comments.models  # noqa: F401  (the comments table on Base.metadata)
+from swarmdex.db import create_engine, database_url, session_factory, transaction
+from swarmdex.db.migrate import upgrade
+from swarmdex.db.models import Category, Role, Torrent, User, swarm_key
+
+P = ParamSpec("P")
+
+
+def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
+    @functools.wraps(test)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return database_url(tmp_path, None)
+
+
+@dataclass
+class World:
+    sessions: async_sessionmaker[AsyncSession]
+    users: dict[Role, User]
+    torrent: Torrent
+
+
+@asynccontextmanager
+async def world(url: str) -> AsyncIterator[World]:
+    """A migrated database with one user per role (named after it) and one torrent."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        sessions = session_factory(engine)
+        async with transaction(sessions) as session:
+            users = {role: User(name=role.value, password_hash="x", role=role) for role in Role}
+            category = Category(slug="linux", name="Linux")
+            info = b"d4:name5:a.isoe"
+            v1 = hashlib.sha1(info).digest()
+            torrent = Torrent(
+                info_hash_v1=v1, swarm_key=swarm_key(v1, None), title="A", name="a.iso",
+                category=category, size=1, file_count=1, piece_length=16384, info_dict=info,
+            )
+            session.add_all([*users.values(), torrent])
+        yield World(sessions, users, torrent)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,217 @@
+"""Indexing and searching on a real, migrated SQLite database (FTS5)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from swarmdex.db.engine import transaction
+from swarmdex.db.models import Torrent, utcnow
+from swarmdex.search import services
+from swarmdex.search.backend import MAX_RESULTS, Document
+from swarmdex.search.fallback import LikeBackend
+from swarmdex.search.query import parse
+
+from .factory import add_torrent, async_test, catalogue
+
+
+async def _titles(sessions: object, query: str, **options: object) -> list[str]:
+    async with sessions() as session:  # type: ignore[operator]
+        page = await services.search(session, query, **options)  # type: ignore[arg-type]
+    assert page.error is None, page.error
+    return [r.torrent.title for r in page.results]
+
+
+@async_test
+async def test_release_names_match_the_words_users_type(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Ubuntu.24.04.1-desktop_amd64")
+            await add_torrent(session, "ubuntu-22.04-server-arm64")
+            await add_torrent(session, "Debian 12 (bookworm) netinst")
+        assert await _titles(sessions, "ubuntu 24.04 desktop") == ["Ubuntu.24.04.1-desktop_amd64"]
+        assert await _titles(sessions, "ubuntu 24 04") == ["Ubuntu.24.04.1-desktop_amd64"]
+        assert await _titles(sessions, "Ubuntu.24.04.1-desktop_amd64") == ["Ubuntu.24.04.1-desktop_amd64"]
+        assert await _titles(sessions, "UBUNTU SERV") == ["ubuntu-22.04-server-arm64"]
+        assert await _titles(sessions, "bookworm") == ["Debian 12 (bookworm) netinst"]
+        assert await _titles(sessions, "24.10") == []
+
+
+@async_test
+async def test_phrases_prefixes_and_exclusions(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Fedora Server Install DVD")
+            await add_torrent(session, "Fedora Install Server Guide")
+            await add_torrent(session, "Fedora Workstation beta")
+        assert await _titles(sessions, '"server install"') == ["Fedora Server Install DVD"]
+        assert sorted(await _titles(sessions, "fedora -beta")) == [
+            "Fedora Install Server Guide", "Fedora Server Install DVD",
+        ]
+        assert await _titles(sessions, 'fedora -"install server" -beta') == ["Fedora Server Install DVD"]
+        assert await _titles(sessions, "work*") == ["Fedora Workstation beta"]
+        assert await _titles(sessions, '"work"') == []
+
+
+@async_test
+async def test_file_names_only_when_asked(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Live image", files=["casper/vmlinuz", "casper/initrd.lz"])
+        assert await _titles(sessions, "vmlinuz") == []
+        assert await _titles(sessions, "vmlinuz", in_files=True) == ["Live image"]
+        async with sessions() as session:
+            page = await services.search(session, "initrd", in_files=True)
+        assert str(page.results[0].file) == "casper/<mark>initrd</mark>.lz"
+        assert page.results[0].title == "Live image"
+
+
+@async_test
+async def test_tags_and_info_dictionary_names_are_searched(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Nice title", name="obscure-name.iso", tags=["gnome"])
+        assert await _titles(sessions, "obscure") == ["Nice title"]
+        assert await _titles(sessions, "gnome") == ["Nice title"]
+
+
+@async_test
+async def test_title_ranks_above_name_tags_and_files(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Collection A", files=["kernel/linux.tar"])
+            await add_torrent(session, "Collection B", tags=["linux"])
+            await add_torrent(session, "Linux from scratch")
+            await add_torrent(session, "Collection C", files=["x/linux-a", "x/linux-b", "x/linux-c"])
+        found = await _titles(sessions, "linux", in_files=True)
+        assert found[0] == "Linux from scratch"
+        assert found[1] == "Collection B"
+        assert set(found[2:]) == {"Collection A", "Collection C"}
+
+
+@async_test
+async def test_category_filter_and_deleted_torrents(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Open film", category="films")
+            await add_torrent(session, "Open source", category="linux")
+            gone = await add_torrent(session, "Open secret")
+            gone.deleted_at = utcnow()
+        assert sorted(await _titles(sessions, "open")) == ["Open film", "Open source"]
+        assert await _titles(sessions, "open", category="films") == ["Open film"]
+        async with sessions() as session:
+            page = await services.search(session, "open", category="nope")
+        assert page.results == [] and page.error == "There is no such category."
+
+
+@async_test
+async def test_reindexing_replaces_and_remove_drops(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            torrent = await add_torrent(session, "Old title", name="release.iso")
+        async with transaction(sessions) as session:
+            row = await session.get(Torrent, torrent.id)
+            assert row is not None
+            row.title = "New title"
+            await services.index_torrent(session, row)  # files and tags read from the database
+        assert await _titles(sessions, "old") == []
+        assert await _titles(sessions, "new") == ["New title"]
+        async with transaction(sessions) as session:
+            await services.remove(session, torrent.id)
+        assert await _titles(sessions, "new") == []
+        async with transaction(sessions) as session:
+            assert await services.reindex(session) == 1
+        assert await _titles(sessions, "new") == ["New title"]
+        async with sessions() as session:
+            entries = (await session.execute(text("SELECT count(*) FROM search_fts"))).scalar()
+        assert entries == 1
+
+
+@async_test
+async def test_index_needs_a_torrent_in_the_session(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions, sessions() as session:
+        with pytest.raises(ValueError, match="add the torrent"):
+            await services.index_torrent(session, Torrent(title="x", name="x"))
+
+
+@async_test
+async def test_paging_through_results(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            for i in range(23):
+                await add_torrent(session, f"Pager item {i}" + " pager" * (i % 3))
+        seen: list[int] = []
+        async with sessions() as session:
+            for number in (1, 2, 3):
+                page = await services.search(session, "pager", page=number, per_page=10)
+                assert page.total == 23 and page.pages == 3
+                assert page.has_next is (number < 3)
+                seen += [r.torrent.id for r in page.results]
+            beyond = await services.search(session, "pager", page=4, per_page=10)
+        assert len(seen) == 23 == len(set(seen))
+        assert beyond.results == []
+
+
+@async_test
+async def test_newest_first_for_feeds(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            for title in ("linux linux linux", "linux one", "linux two"):
+                await add_torrent(session, title)
+        assert await _titles(sessions, "linux", newest_first=True) == [
+            "linux two", "linux one", "linux linux linux",
+        ]
+
+
+GARBAGE = [
+    "", " ", "*", "-", "\"", "'", "(", ")", "{title}:x", "title:ubuntu", "NEAR(a b)", "a OR",
+    "AND", "^start", "x\x00y", "\ud800", "-\"\"", "\"a\"*b*", "* * *", "💥", "a" * 5000,
+    "%", "_", "\\", "';DROP TABLE torrents;--",
+]
+
+
+@async_test
+async def test_garbage_never_raises(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "title ubuntu a b x y start")
+        async with sessions() as session:
+            for query in GARBAGE:
+                for in_files in (False, True):
+                    page = await services.search(session, query, in_files=in_files)
+                    assert (page.error is None) is parse(query).usable, query
+
+
+@async_test
+async def test_like_backend_for_databases_without_an_index(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Ubuntu.24.04.1-desktop_amd64")
+            await add_torrent(session, "100%_pure")
+        backend = LikeBackend()
+        async with sessions() as session:
+            await backend.index(session, Document(1, "x", "x"))
+            found = await backend.search(session, parse("ubuntu 24.04 -server"), in_files=False,
+                                         where=[], limit=10, offset=0)
+            assert len(found.ids) == 1 and found.total == 1
+            percent = await backend.search(session, parse("100"), in_files=False, where=[],
+                                           limit=10, offset=0)
+            assert found.ids != percent.ids and percent.total == 1
+        assert MAX_RESULTS > 0
+
+
+@async_test
+async def test_random_input_never_reaches_fts5_syntax(tmp_path: Path) -> None:
+    rng = random.Random(20240501)
+    alphabet = [*'ab "*-(){}:^+.,;NEARORANDNOT\\\'\x00é日 \t\u201c\u201d', "title:", "NEAR/2"]
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "a b ab ba NEAR OR", files=["a/b"])
+        async with sessions() as session:
+            for _ in range(400):
+                query = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
+                page = await services.search(session, query, in_files=rng.random() < 0.5)
+                assert (page.error is None) is parse(query).usable, query
