@@ -101,14 +101,23 @@ def db_upgrade(config: Path | None, data_dir: Path | None) -> None:
     `swarmdex serve` does this by itself before it listens; run it to upgrade ahead of a
     restart, or to prepare a PostgreSQL database.
     """
-    from swarmdex.db import DatabaseConfigError, database_url, display_url
-    from swarmdex.db.migrate import MigrationError, upgrade_url
+    from swarmdex.bootstrap import prepare_database
+    from swarmdex.db import DatabaseConfigError, create_engine, database_url, display_url
+    from swarmdex.db.migrate import MigrationError
 
     settings = _settings(config, data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def run(url: str) -> tuple[str | None, str]:
+        engine = create_engine(url)
+        try:
+            return await prepare_database(engine)
+        finally:
+            await engine.dispose()
+
     try:
         url = database_url(settings.data_dir, settings.database_url)
-        before, after = asyncio.run(upgrade_url(url))
+        before, after = asyncio.run(run(url))
     except (DatabaseConfigError, MigrationError) as exc:
         raise click.ClickException(str(exc)) from None
     if before == after:
@@ -212,15 +221,16 @@ def _with_database(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T
     """Open the database (migrating it first), run `work(sessionmaker)`, close it.
     Problems the operator can fix end the command with their message, not a traceback."""
     from swarmdex.accounts.services import AccountError
+    from swarmdex.bootstrap import prepare_database
     from swarmdex.db.engine import DatabaseConfigError, create_engine, database_url, session_factory
-    from swarmdex.db.migrate import MigrationError, upgrade
+    from swarmdex.db.migrate import MigrationError
 
     async def run() -> T:
         if settings.database_url is None:  # SQLite in the data dir, maybe before any `serve`
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(database_url(settings.data_dir, settings.database_url))
         try:
-            await upgrade(engine)
+            await prepare_database(engine)
             return await work(session_factory(engine))
         finally:
             await engine.dispose()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import logging
 import os
 import secrets
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -16,8 +18,8 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from swarmdex.bootstrap import prepare_database
 from swarmdex.db.engine import create_engine, database_url, session_factory
-from swarmdex.db.migrate import upgrade
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
@@ -59,6 +61,22 @@ def prepare_data_dir(data_dir: Path) -> bytes:
 
 def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def shown_host(bound: str, public_host: str | None) -> str:
+    """The host name announce URLs and links carry for a listener bound to `bound`.
+
+    A wildcard address (0.0.0.0, ::) is where the server listens, not an address anyone can
+    reach it at: a .torrent announcing to it would be useless. Without a `public_host`, such a
+    listener is named by this machine's name instead.
+    """
+    if public_host:
+        return url_host(public_host)
+    try:
+        wildcard = ipaddress.ip_address(bound).is_unspecified
+    except ValueError:
+        wildcard = False
+    return url_host(socket.gethostname() if wildcard else bound)
 
 
 class AllowlistFile:
@@ -143,7 +161,7 @@ class Node:
         # Migrate before anything listens: no request ever meets an older schema.
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(database_url(s.data_dir, s.database_url))
-        await upgrade(self.engine)
+        await prepare_database(self.engine)
         sessions = session_factory(self.engine)
         defaults = s.hosts == Settings.model_fields["hosts"].default
         lines: list[str] = []
@@ -159,13 +177,13 @@ class Node:
                 raise OSError(
                     exc.errno, f"cannot listen on {host} (HTTP {s.port}, UDP {s.udp_port}): {exc.strerror}"
                 ) from None
-            shown = url_host(s.public_host or http_host)
-            shown_udp = url_host(s.public_host or udp_host)
-            lines += [
-                f"site http://{shown}:{http_port}/",
-                f"tracker http://{shown}:{http_port}/announce",
-                f"tracker udp://{shown_udp}:{udp_port}/announce",
-            ]
+            shown = shown_host(http_host, s.public_host)
+            shown_udp = shown_host(udp_host, s.public_host)
+            for line in (f"site http://{shown}:{http_port}/",
+                         f"tracker http://{shown}:{http_port}/announce",
+                         f"tracker udp://{shown_udp}:{udp_port}/announce"):
+                if line not in lines:  # 0.0.0.0 and :: both named by the machine's name
+                    lines.append(line)
         self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
         site_urls = [line.split(" ", 1)[1] for line in lines if line.startswith("site ")]
         ctx = SiteContext(
