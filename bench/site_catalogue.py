@@ -619,7 +619,7 @@ class Generator:
     def batch(self, number: int) -> Batch:
         from swarmdex.bittorrent.bencode import encode
         from swarmdex.search.services import MAX_INDEXED_FILES
-        from swarmdex.torrents.fields import clean_tags
+        from swarmdex.torrents.fields import clean_description, clean_tags
 
         plan = self.plan
         first = number * plan.batch + 1
@@ -654,7 +654,7 @@ class Generator:
             tags = clean_tags(release.tags)  # as the upload service stores them
             out.torrents.append({
                 "id": torrent_id, "info_hash_v1": v1, "info_hash_v2": None, "swarm_key": v1,
-                "title": release.title, "name": name, "description": release.description,
+                "title": release.title, "name": name, "description": clean_description(release.description),
                 "category_id": plan.category_ids[slug], "uploader_id": uploader,
                 "anonymous": anonymous, "size": total, "file_count": len(paths),
                 "piece_length": piece_length, "info_dict": raw,

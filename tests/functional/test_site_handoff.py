@@ -120,3 +120,40 @@ def test_browser_connections_reach_the_site_and_tracker_connections_stay_fast() 
             await site.close()
 
     asyncio.run(scenario())
+
+
+async def _upload_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Reads the whole body and answers with its length."""
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = f"{scope['method']} {scope['path']} {size}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def test_a_large_upload_read_at_once_still_reaches_the_site() -> None:
+    """A .torrent upload's head and a large body can arrive in one read; the connection
+    must still go to the site, not stay with the tracker for being large."""
+    async def scenario() -> None:
+        server = HttpTrackerServer(Tracker(MemoryPeerStore(), OpenTracker()))
+        site = SiteProtocols(with_tracker(_upload_app, server))
+        server.site = site
+        _, port = await server.listen("127.0.0.1", 0)
+        try:
+            for size in (1_000, 100_000, 1_000_000):
+                body = os.urandom(size)
+                request = (b"POST /api/v1/torrents HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Length: %d\r\n\r\n%b" % (size, body))
+                (answer,) = await _pipeline(port, request, 1)
+                assert answer == (200, b"POST /api/v1/torrents %d" % size), size
+            assert server.counters.handed_to_site == 3
+        finally:
+            await server.close()
+            await site.close()
+
+    asyncio.run(scenario())

@@ -226,8 +226,6 @@ class _Connection(asyncio.Protocol):
         self.last_active = time.monotonic()
         if self._raw is not None:
             self._raw += data
-            if len(self._raw) > MAX_HEAD + MAX_TARGET:
-                self._raw = None  # a large body: this connection stays with the tracker
         if self._in_head:
             # httptools buffers a header it has not seen the end of, without limit.
             self._head_size += len(data)
@@ -246,6 +244,11 @@ class _Connection(asyncio.Protocol):
         if self._in_head and self._head_size > MAX_HEAD:
             self.server.counters.bad_requests += 1
             self._reply(431, _PLAIN, b"request headers too large\n", keep_alive=False)
+            return
+        # Checked after parsing, not before: one read may hold a site request's head and a
+        # large body, and the parser must see the head to hand the connection over.
+        if self._raw is not None and len(self._raw) > MAX_HEAD + MAX_TARGET:
+            self._raw = None  # a large body: this connection stays with the tracker
 
     def _hand_to_site(self, data: bytes) -> None:
         """Give this connection, with the bytes read so far, to the site's HTTP protocol."""

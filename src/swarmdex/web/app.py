@@ -13,6 +13,7 @@ from swarmdex.web.api import search as search_api
 from swarmdex.web.api import torrents as torrent_api
 from swarmdex.web.auth import LoginRequired, load_viewer, login_redirect
 from swarmdex.web.context import SiteContext
+from swarmdex.web.negotiation import JsonTwins
 from swarmdex.web.pages import accounts, admin, browse, comments, feeds, home
 from swarmdex.web.pages import torrents as torrent_pages
 from swarmdex.web.security import SecurityHeaders
@@ -43,6 +44,8 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     # The admin page's settings (site name...) kept fresh in memory, so no page view queries
     # them: see swarmdex.sitecfg.services.
     app.add_middleware(admin.SiteConfigRefresh, ctx=ctx)
+    # Public pages answer as JSON to clients that ask for it (before routing picks a handler).
+    app.add_middleware(JsonTwins)
     app.include_router(accounts.router)
     app.include_router(torrent_pages.router)
     app.include_router(torrent_api.router)
