@@ -786,6 +786,7 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
     from swarmdex.torrents import services as torrents
 
     index = table(fts5.TABLE, column("rowid"), *(column(name) for name in fts5.WEIGHTS))
+    names_index = table(fts5.NAMES_TABLE, column("rowid"), *(column(name) for name in fts5.NAME_WEIGHTS))
     generated = Generator(plan).batch(0)
     chosen = [i for i, u in enumerate(generated.uploads) if u["uploader"] and not u["deleted"]]
     # Single- and multi-file torrents of every category.
@@ -837,9 +838,13 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
                     indexed = (await session.execute(
                         select(index.c.title, index.c.name, index.c.tags, index.c.files)
                         .where(index.c.rowid == torrent.id))).one()  # fmt: skip
+                    names = (await session.execute(
+                        select(names_index.c.title, names_index.c.name, names_index.c.tags)
+                        .where(names_index.c.rowid == torrent.id))).one()  # fmt: skip
                     ours_index = next(r for r in generated.index if r["rowid"] == row["id"])
                     if tuple(indexed) != (ours_index["title"], ours_index["name"],
-                                          ours_index["tags"], ours_index["files"]):
+                                          ours_index["tags"], ours_index["files"]) \
+                            or tuple(names) != tuple(indexed)[:3]:
                         raise click.ClickException(
                             "the search row differs from what search.fts5 writes: "
                             f"{tuple(indexed)!r:.200} != {ours_index!r:.200}")
@@ -853,7 +858,7 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
 
 def fill(data_dir: Path, plan: Plan, workers: int, timeout: float) -> dict[str, Any]:
     """Insert the catalogue; return figures for the marker and the report."""
-    from sqlalchemy import column, create_engine, event, insert, table
+    from sqlalchemy import bindparam, column, create_engine, event, insert, table
 
     from swarmdex.db.models import Torrent, TorrentFile, torrent_tags
     from swarmdex.search import fts5
@@ -872,11 +877,14 @@ def fill(data_dir: Path, plan: Plan, workers: int, timeout: float) -> dict[str, 
         cursor.close()
 
     index = table(fts5.TABLE, column("rowid"), *(column(name) for name in fts5.WEIGHTS))
+    names_index = table(fts5.NAMES_TABLE, column("rowid"), *(column(name) for name in fts5.NAME_WEIGHTS))
     statements = (
         ("torrents", insert(Torrent.__table__)),
         ("files", insert(TorrentFile.__table__)),
         ("tags", insert(torrent_tags)),
         ("index", insert(index)),
+        ("index", insert(names_index).values(  # the same rows, names only
+            {name: bindparam(name) for name in ("rowid", *fts5.NAME_WEIGHTS)})),
     )
     counts = dict.fromkeys(("torrents", "files", "tags", "index"), 0)
     batches = -(-plan.count // plan.batch)
@@ -892,7 +900,8 @@ def fill(data_dir: Path, plan: Plan, workers: int, timeout: float) -> dict[str, 
                         rows = getattr(batch, key)
                         if rows:
                             connection.execute(statement, rows)
-                        counts[key] += len(rows)
+                    for key in counts:
+                        counts[key] += len(getattr(batch, key))
                 progress.update(len(batch.torrents))
                 if time.monotonic() > deadline:
                     raise click.ClickException(
@@ -1154,9 +1163,10 @@ def count_matches(data_dir: Path, params: dict[str, str]) -> int | None:
     from swarmdex.search.backend import MAX_RESULTS
     from swarmdex.search.query import parse
 
-    expression = fts5.match_expression(parse(params["q"]), in_files=params.get("in_files") == "1")
+    expression = fts5.match_expression(parse(params["q"]))
+    name = fts5.table_for(in_files=params.get("in_files") == "1")
     with contextlib.closing(sqlite3.connect(f"file:{database_path(data_dir)}?mode=ro", uri=True)) as db:
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM {fts5.TABLE} WHERE {fts5.TABLE} MATCH ? LIMIT ?)"
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE {name} MATCH ? LIMIT ?)"
         (n,) = db.execute(sql, (expression, MAX_RESULTS * 100)).fetchone()
     return int(n)
 

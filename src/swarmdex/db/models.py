@@ -39,10 +39,18 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     false,
+    func,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    column_property,
+    mapped_column,
+    relationship,
+    validates,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -249,6 +257,9 @@ class Torrent(Base):
     piece_length: Mapped[int] = mapped_column(Integer)
     # The bencoded info dictionary exactly as uploaded: the info hashes are its digests.
     info_dict: Mapped[bytes] = mapped_column(LargeBinary)
+    # Its length, computed by the database: lists of torrents leave the info dictionary (up to
+    # megabytes) unloaded and still know the size of the .torrent they link to.
+    info_size: Mapped[int] = column_property(func.length(info_dict))
     # The announce tiers of the uploaded file, e.g. [["udp://a/announce"], ["http://b/"]].
     original_trackers: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

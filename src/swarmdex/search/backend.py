@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.search.query import Query
@@ -63,11 +62,11 @@ class SearchBackend(Protocol):
         *,
         in_files: bool,
         newest_first: bool = False,
-        where: Sequence[ColumnElement[bool]],
+        category_id: int | None = None,
         limit: int,
         offset: int,
     ) -> Matches:
-        """Ids of the torrents matching `query` and every condition of `where` (on
-        `Torrent`), best first (newest first if asked: feeds); raises BadQuery if the index
-        cannot run the query."""
+        """Ids of the torrents on the site (never deleted ones) matching `query`, in the
+        category if one is given, best first (newest first if asked: feeds); the same query
+        always pages through one order. Raises BadQuery if the index cannot run the query."""
         ...

@@ -7,8 +7,6 @@ kind of torrents, and the same highlighting applies.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -44,7 +42,7 @@ class LikeBackend:
         *,
         in_files: bool,
         newest_first: bool = False,
-        where: Sequence[ColumnElement[bool]],
+        category_id: int | None = None,
         limit: int,
         offset: int,
     ) -> Matches:
@@ -53,7 +51,10 @@ class LikeBackend:
         conditions = [_contains(term) for term in query.include]
         if query.exclude:
             conditions.append(not_(or_(*(_contains(term) for term in query.exclude))))
-        matching = select(Torrent.id).where(*conditions, *where)
+        conditions.append(Torrent.deleted_at.is_(None))
+        if category_id is not None:
+            conditions.append(Torrent.category_id == category_id)
+        matching = select(Torrent.id).where(*conditions)
         page = matching.order_by(Torrent.created_at.desc(), Torrent.id.desc())
         ids = list((await session.scalars(page.limit(limit).offset(offset))).all())
         counted = select(func.count()).select_from(matching.limit(MAX_RESULTS).subquery())

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, joinedload
 
 from swarmdex.db.models import Category, Tag, Torrent, TorrentFile, torrent_tags
 from swarmdex.search.backend import MAX_RESULTS, BadQuery, Document, SearchBackend
@@ -176,20 +176,20 @@ async def search(
     if not parsed.usable:
         return _with_error(empty, "Type a word to search for." if not parsed.text else
                            "Nothing searchable in that: use letters or digits.")
-    where: list[ColumnElement[bool]] = [Torrent.deleted_at.is_(None)]
+    category_id = None
     if category is not None:
         category_id = await session.scalar(select(Category.id).where(Category.slug == category))
         if category_id is None:
             return _with_error(empty, "There is no such category.")
-        where.append(Torrent.category_id == category_id)
     try:
         found = await backend_for(session).search(
-            session, parsed, in_files=in_files, newest_first=newest_first, where=where,
-            limit=per_page, offset=(page - 1) * per_page,
+            session, parsed, in_files=in_files, newest_first=newest_first,
+            category_id=category_id, limit=per_page, offset=(page - 1) * per_page,
         )
     except BadQuery as exc:
         return _with_error(empty, str(exc))
-    torrents = await load_torrents(session, found.ids)
+    # Deleting a torrent removes its entry; should one outlive it, it still never shows.
+    torrents = [t for t in await load_torrents(session, found.ids) if t.deleted_at is None]
     results = [await _result(session, torrent, parsed, in_files) for torrent in torrents]
     return SearchPage(parsed, results, found.total, page, per_page)
 
@@ -205,7 +205,10 @@ async def load_torrents(session: AsyncSession, ids: Sequence[int]) -> list[Torre
     rows = await session.scalars(
         select(Torrent)
         .where(Torrent.id.in_(ids))
-        .options(selectinload(Torrent.category), selectinload(Torrent.uploader))
+        # Lists never need the info dictionary (up to megabytes a torrent); reading it by
+        # mistake raises instead of quietly loading it row by row.
+        .options(defer(Torrent.info_dict, raiseload=True), joinedload(Torrent.category),
+                 joinedload(Torrent.uploader))
     )
     by_id = {torrent.id: torrent for torrent in rows}
     return [by_id[i] for i in ids if i in by_id]

@@ -18,11 +18,12 @@ together (`x264`, `amd64`, `h265`), as users type them.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterator
 from typing import Final, NamedTuple
 
-__all__ = ["MAX_TOKEN_LENGTH", "Span", "fold", "spans", "token_text", "tokens"]
+__all__ = ["MAX_TOKEN_LENGTH", "Span", "fold", "spans", "token_text", "tokens", "unicode_spans"]
 
 # Longer runs are cut: nobody searches for 200 letters, and FTS5 indexes every token.
 MAX_TOKEN_LENGTH: Final = 64
@@ -52,8 +53,22 @@ def fold(word: str) -> str:
     return "".join(c for c in folded if _is_token_char(c))[:MAX_TOKEN_LENGTH]
 
 
+# ASCII text (most release names) needs none of the Unicode work: its token characters are
+# letters and digits, and folding one of its words is lower-casing it.
+_ASCII_TOKEN: Final = re.compile(r"[A-Za-z0-9]+")
+
+
 def spans(text: str) -> Iterator[Span]:
     """Every token of `text` with its position, in order."""
+    if text.isascii():
+        for match in _ASCII_TOKEN.finditer(text):
+            yield Span(match.group().lower()[:MAX_TOKEN_LENGTH], match.start(), match.end())
+        return
+    yield from unicode_spans(text)
+
+
+def unicode_spans(text: str) -> Iterator[Span]:
+    """`spans` for any text, character by character (what the ASCII path must agree with)."""
     start: int | None = None
     for i, char in enumerate(text):
         if _is_token_char(char):

@@ -62,6 +62,7 @@ __all__ = [
     "categories",
     "delete",
     "download_bytes",
+    "download_length",
     "ensure_default_categories",
     "files",
     "find",
@@ -360,16 +361,25 @@ def download_bytes(torrent: Torrent, announce_urls: Sequence[str]) -> bytes:
     """The .torrent file to hand out: the stored info dictionary, byte for byte, with
     `tracker_tiers` as its trackers (`announce` and, for more than one URL, BEP 12's
     `announce-list`)."""
+    # Keys sort as announce < announce-list < info, so the info dictionary goes last,
+    # spliced in as stored: never decoded and re-encoded, its hashes cannot change (and
+    # a 100,000-file torrent costs a copy, not a parse).
+    return _download_head(torrent, announce_urls) + torrent.info_dict + b"e"
+
+
+def download_length(torrent: Torrent, announce_urls: Sequence[str]) -> int:
+    """len(download_bytes(...)), without loading the info dictionary (RSS enclosures)."""
+    return len(_download_head(torrent, announce_urls)) + torrent.info_size + 1
+
+
+def _download_head(torrent: Torrent, announce_urls: Sequence[str]) -> bytes:
     tiers = tracker_tiers(torrent, announce_urls)
     head: dict[bytes, object] = {}
     if tiers:
         head[b"announce"] = tiers[0][0]
         if sum(len(tier) for tier in tiers) > 1:
             head[b"announce-list"] = tiers
-    # Keys sort as announce < announce-list < info, so the info dictionary goes last,
-    # spliced in as stored: never decoded and re-encoded, its hashes cannot change (and
-    # a 100,000-file torrent costs a copy, not a parse).
-    return encode(head)[:-1] + b"4:info" + torrent.info_dict + b"e"
+    return encode(head)[:-1] + b"4:info"
 
 
 def magnet(torrent: Torrent, announce_urls: Sequence[str]) -> str:

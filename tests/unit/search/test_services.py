@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import Torrent, utcnow
-from swarmdex.search import services
+from swarmdex.search import fts5, services
 from swarmdex.search.backend import MAX_RESULTS, Document
 from swarmdex.search.fallback import LikeBackend
 from swarmdex.search.query import parse
@@ -122,12 +122,20 @@ async def test_reindexing_replaces_and_remove_drops(tmp_path: Path) -> None:
         async with transaction(sessions) as session:
             await services.remove(session, torrent.id)
         assert await _titles(sessions, "new") == []
+        assert await _titles(sessions, "new", in_files=True) == []
+        assert await _entries(sessions) == {"search_fts": 0, "search_names": 0}
         async with transaction(sessions) as session:
             assert await services.reindex(session) == 1
         assert await _titles(sessions, "new") == ["New title"]
-        async with sessions() as session:
-            entries = (await session.execute(text("SELECT count(*) FROM search_fts"))).scalar()
-        assert entries == 1
+        assert await _titles(sessions, "new", in_files=True) == ["New title"]
+        assert await _entries(sessions) == {"search_fts": 1, "search_names": 1}
+
+
+async def _entries(sessions: object) -> dict[str, int]:
+    """Rows in each FTS5 table: both always hold the same torrents."""
+    async with sessions() as session:  # type: ignore[operator]
+        return {name: (await session.execute(text(f"SELECT count(*) FROM {name}"))).scalar()
+                for name in ("search_fts", "search_names")}
 
 
 @async_test
@@ -153,6 +161,36 @@ async def test_paging_through_results(tmp_path: Path) -> None:
             beyond = await services.search(session, "pager", page=4, per_page=10)
         assert len(seen) == 23 == len(set(seen))
         assert beyond.results == []
+
+
+@pytest.mark.parametrize("category", [None, "linux"])
+@async_test
+async def test_ranking_beyond_the_candidates_pages_one_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, category: str | None
+) -> None:
+    """More matches than are ranked in one pass: the newest CANDIDATES come first, best
+    first, then the older ones best first; no page skips or repeats a torrent."""
+    monkeypatch.setattr(fts5, "CANDIDATES", 7)
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            for i in range(30):  # relevance cycles, so old and new torrents mix in bm25 order
+                await add_torrent(session, f"Ranked item {i}" + " ranked" * (i % 4),
+                                  category="linux" if i % 5 else "films")
+        everything = await _titles(sessions, "ranked", category=category, per_page=100)
+        paged: list[str] = []
+        for number in range(1, 12):
+            paged += await _titles(sessions, "ranked", category=category, page=number, per_page=3)
+        assert paged == everything and len(set(paged)) == len(paged) == (24 if category else 30)
+
+        def number(title: str) -> int:
+            return int(title.split()[2])
+
+        newest = sorted(everything, key=number, reverse=True)[:7]
+        assert set(everything[:7]) == set(newest)
+        relevance = [title.count("ranked") for title in everything[:7]]
+        assert relevance == sorted(relevance, reverse=True)
+        rest = [title.count("ranked") for title in everything[7:]]
+        assert rest == sorted(rest, reverse=True)
 
 
 @async_test
@@ -195,9 +233,9 @@ async def test_like_backend_for_databases_without_an_index(tmp_path: Path) -> No
         async with sessions() as session:
             await backend.index(session, Document(1, "x", "x"))
             found = await backend.search(session, parse("ubuntu 24.04 -server"), in_files=False,
-                                         where=[], limit=10, offset=0)
+                                         limit=10, offset=0)
             assert len(found.ids) == 1 and found.total == 1
-            percent = await backend.search(session, parse("100"), in_files=False, where=[],
+            percent = await backend.search(session, parse("100"), in_files=False,
                                            limit=10, offset=0)
             assert found.ids != percent.ids and percent.total == 1
         assert MAX_RESULTS > 0

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from swarmdex.search.tokenize import MAX_TOKEN_LENGTH, spans, token_text, tokens
+from swarmdex.search.tokenize import MAX_TOKEN_LENGTH, spans, token_text, tokens, unicode_spans
 
 
 def test_release_name_splits_on_dots_dashes_and_underscores() -> None:
@@ -54,3 +54,13 @@ def test_any_text_gives_clean_tokens(text: str) -> None:
         assert token
         assert not any(c.isspace() or c in "\"*:^(){}+-" for c in token)
     assert token_text(token_text(text)) == token_text(text)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127)))
+def test_the_ascii_path_agrees_with_the_unicode_one(text: str) -> None:
+    assert list(spans(text)) == list(unicode_spans(text))
+
+
+def test_the_ascii_path_cuts_long_runs_too() -> None:
+    text = "x" * 100 + ".Y"
+    assert list(spans(text)) == list(unicode_spans(text)) == [("x" * 64, 0, 100), ("y", 101, 102)]

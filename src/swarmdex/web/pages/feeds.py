@@ -68,10 +68,9 @@ class FeedItem:
 
 def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> FeedItem:
     base = ctx.base_url.rstrip("/")
-    # The exact download, as the download route builds it: readers compare the enclosure's
-    # length with what they fetch. A few milliseconds per item at most (only the top
-    # level of the .torrent is parsed to splice the trackers in).
-    length = len(torrents.download_bytes(torrent, ctx.announce_urls))
+    # The exact size of the download, as the download route builds it: readers compare the
+    # enclosure's length with what they fetch.
+    length = torrents.download_length(torrent, ctx.announce_urls)
     return FeedItem(
         title=xml_text(torrent.title),
         link=base + torrent_path(torrent),
