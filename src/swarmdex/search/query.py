@@ -17,7 +17,7 @@ says whether there is anything to look for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from swarmdex.search.tokenize import tokens
@@ -42,6 +42,9 @@ class Term:
 
     tokens: tuple[str, ...]
     prefix: bool = False
+    # The prefix is the last word's, not asked for with `*` (a backend may settle it; two
+    # terms that differ only in this match the same).
+    implicit: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         text = " ".join(self.tokens) + ("*" if self.prefix else "")
@@ -86,7 +89,7 @@ def parse(text: str) -> Query:
         if term not in target:
             target.append(term)
     if raws and include and _implicit_prefix(raws[-1], include[-1]):
-        include[-1] = Term(include[-1].tokens, prefix=True)
+        include[-1] = Term(include[-1].tokens, prefix=True, implicit=True)
     return Query(text, tuple(include), tuple(exclude))
 
 

@@ -70,6 +70,24 @@ async def test_file_names_only_when_asked(tmp_path: Path) -> None:
 
 
 @async_test
+async def test_last_word_in_file_names_is_completed_only_if_unfinished(tmp_path: Path) -> None:
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Lullabies", files=["01-lullaby.flac"])
+            await add_torrent(session, "Lullabies hi-res", files=["01-lullaby.flac24"])
+            await add_torrent(session, "Flac24 lullabies")
+        # "flac" is a word of the file index: taken as typed there, completed in names.
+        assert await _titles(sessions, "lullaby flac", in_files=True) == ["Lullabies"]
+        assert await _titles(sessions, "flac") == ["Flac24 lullabies"]
+        # "fla" is no word of the index: still completed, in both.
+        assert sorted(await _titles(sessions, "lullaby fla", in_files=True)) == [
+            "Lullabies", "Lullabies hi-res"]
+        # An explicit prefix is always one.
+        assert sorted(await _titles(sessions, "lullaby flac*", in_files=True)) == [
+            "Lullabies", "Lullabies hi-res"]
+
+
+@async_test
 async def test_tags_and_info_dictionary_names_are_searched(tmp_path: Path) -> None:
     async with catalogue(tmp_path) as sessions:
         async with transaction(sessions) as session:
