@@ -20,7 +20,7 @@ def _down_and_up(connection: Connection) -> tuple[set[str], set[str]]:
         command.downgrade(config, "0002_search")
         down = set(inspect(connection).get_table_names())
     with connection.begin():
-        command.upgrade(config, "head")
+        command.upgrade(config, "0003_comments_settings")
         return down, set(inspect(connection).get_table_names())
 
 
