@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import secrets
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ import httpx
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Route
 
 from ..interop.torrents import Torrent, TorrentKind, make_payload, make_torrent
-from ..support.serve import Serve, swarmdex
+from ..support.serve import Serve
+from ..support.site import Account, RunningSite
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -50,36 +50,12 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-@dataclass(frozen=True)
-class Account:
-    name: str
-    password: str
-
-
-class Site:
-    """One `swarmdex serve` on 127.0.0.1 with its own data dir."""
+class Site(RunningSite):
+    """The site under test, as the browser tests reach it."""
 
     def __init__(self, server: Serve, data_dir: Path) -> None:
-        self.server = server
-        self.data_dir = data_dir
-        host, port = server.http
-        self.netloc = f"{host}:{port}"
-        self.base_url = f"http://{self.netloc}"
+        super().__init__(server, data_dir)
         self.storage_states: dict[str, Any] = {}  # account name -> cookies of a login
-
-    def url(self, path: str = "/") -> str:
-        return self.base_url + path
-
-    def create_user(self, prefix: str, role: str = "user") -> Account:
-        """A new account made with `swarmdex user create` (a fresh name every call)."""
-        account = Account(f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(15))
-        password_file = self.data_dir.parent / f"{account.name}.password"
-        password_file.write_text(account.password + "\n")
-        done = swarmdex("user", "create", account.name, "--role", role,
-                        "--password-file", str(password_file), "--data-dir", str(self.data_dir),
-                        timeout=30)
-        assert done.returncode == 0, f"user create failed:\n{done.stdout}{done.stderr}"
-        return account
 
     def fetch(self, path: str) -> tuple[int, dict[str, str], bytes]:
         """GET a path without the browser: status, headers (lower-case names), body."""

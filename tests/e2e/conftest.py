@@ -8,11 +8,8 @@ an infohash, a swarm or a count.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,62 +17,24 @@ import pytest
 # The interop tests' client factories and payload, reused as they are: the same clients,
 # settings, timeouts and clean-up.
 from ..interop.conftest import libtorrent_client, payload, transmission
-from ..support.serve import Serve, swarmdex
+from ..support.serve import Serve
+from ..support.site import Account, RunningSite
 
 __all__ = ["Account", "Site", "libtorrent_client", "payload", "transmission"]
 
 STOP_TIMEOUT = 10
-CLI_TIMEOUT = 30
 HTTP_TIMEOUT = 10
 CSRF_COOKIE = "sdx_csrf"
 CSRF_FIELD = "csrf_token"
 LISTED = "swarmdex: listed mode"
 
 
-@dataclass(frozen=True)
-class Account:
-    name: str
-    password: str
-
-
-class Site:
-    """One `swarmdex serve` on 127.0.0.1 with its own data dir."""
-
-    def __init__(self, server: Serve, data_dir: Path) -> None:
-        self.server = server
-        self.data_dir = data_dir
-        host, port = server.http
-        self.base_url = f"http://{host}:{port}"
-
-    def url(self, path: str = "/") -> str:
-        return self.base_url + path
+class Site(RunningSite):
+    """The site under test, as scripts and clients reach it."""
 
     def client(self) -> httpx.Client:
         """A fresh HTTP client with its own cookies, straight to the site (no proxies)."""
         return httpx.Client(base_url=self.base_url, timeout=HTTP_TIMEOUT, trust_env=False)
-
-    def describe(self) -> str:
-        return self.server.describe()
-
-    def create_user(self, prefix: str, role: str = "user") -> Account:
-        """A new account made with `swarmdex user create` (a fresh name every call)."""
-        account = Account(f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(15))
-        password_file = self.data_dir.parent / f"{account.name}.password"
-        password_file.write_text(account.password + "\n")
-        done = swarmdex("user", "create", account.name, "--role", role,
-                        "--password-file", str(password_file), "--data-dir", str(self.data_dir),
-                        timeout=CLI_TIMEOUT)
-        assert done.returncode == 0, f"user create failed:\n{done.stdout}{done.stderr}"
-        return account
-
-    def create_token(self, account: Account) -> str:
-        """An API token made with `swarmdex token create` (printed on its last line)."""
-        done = swarmdex("token", "create", account.name, "--data-dir", str(self.data_dir),
-                        timeout=CLI_TIMEOUT)
-        assert done.returncode == 0, f"token create failed:\n{done.stdout}{done.stderr}"
-        lines = done.stdout.strip().splitlines()
-        assert lines, f"token create printed nothing:\n{done.stderr}"
-        return lines[-1].strip()
 
     @contextmanager
     def logged_in(self, account: Account) -> Iterator[httpx.Client]:

@@ -1,0 +1,55 @@
+"""A running `swarmdex serve` as tests outside the process see it: its URLs, and accounts and
+API tokens made through the command line, as an operator makes them."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .serve import Serve, swarmdex
+
+CLI_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    password: str
+
+
+class RunningSite:
+    """One `swarmdex serve` on 127.0.0.1 with its own data dir."""
+
+    def __init__(self, server: Serve, data_dir: Path) -> None:
+        self.server = server
+        self.data_dir = data_dir
+        host, port = server.http
+        self.netloc = f"{host}:{port}"
+        self.base_url = f"http://{self.netloc}"
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    def describe(self) -> str:
+        return self.server.describe()
+
+    def create_user(self, prefix: str, role: str = "user") -> Account:
+        """A new account made with `swarmdex user create` (a fresh name every call)."""
+        account = Account(f"{prefix}-{secrets.token_hex(3)}", secrets.token_urlsafe(15))
+        password_file = self.data_dir.parent / f"{account.name}.password"
+        password_file.write_text(account.password + "\n")
+        done = swarmdex("user", "create", account.name, "--role", role,
+                        "--password-file", str(password_file), "--data-dir", str(self.data_dir),
+                        timeout=CLI_TIMEOUT)
+        assert done.returncode == 0, f"user create failed:\n{done.stdout}{done.stderr}"
+        return account
+
+    def create_token(self, account: Account) -> str:
+        """An API token made with `swarmdex token create` (printed on its last line)."""
+        done = swarmdex("token", "create", account.name, "--data-dir", str(self.data_dir),
+                        timeout=CLI_TIMEOUT)
+        assert done.returncode == 0, f"token create failed:\n{done.stdout}{done.stderr}"
+        lines = done.stdout.strip().splitlines()
+        assert lines, f"token create printed nothing:\n{done.stderr}"
+        return lines[-1].strip()
