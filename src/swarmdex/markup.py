@@ -7,6 +7,7 @@ a remote image would tell a third party the address of everyone who opens the pa
 
 from __future__ import annotations
 
+import html
 from functools import lru_cache
 
 import nh3
@@ -36,3 +37,10 @@ def render_markdown(source: str) -> str:
         url_schemes={"http", "https", "mailto", "magnet"},
         link_rel="nofollow noopener noreferrer ugc",
     )
+
+
+def plain_text(source: str) -> str:
+    """The words of `source` without any markup, on one line: for excerpts and summaries,
+    which are escaped again wherever they are shown."""
+    words = nh3.clean(_parser().render(source), tags=set())  # drops tags, keeps their text
+    return " ".join(html.unescape(words).split())

@@ -12,10 +12,11 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -80,6 +81,17 @@ class Settings(BaseSettings):
     connection_id_lifetime: int = Field(120, ge=60, le=3600)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         [], description="Addresses or networks whose X-Forwarded-For and ip= are believed."
+    )
+    donations_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret the payment provider signs donation webhooks with "
+        "(HMAC-SHA256); POST /api/v1/donations/webhook answers 404 while it is unset.",
+    )
+    donations_max_amount: Decimal = Field(
+        Decimal("100000"),
+        gt=0,
+        description="Largest amount one ledger entry may have, in the currency's main unit "
+        "(euros, yen...): anything above is refused as a typo or an attack.",
     )
 
     @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")

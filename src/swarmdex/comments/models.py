@@ -1,4 +1,5 @@
-"""The `comments` table (migration 0003_comments_settings).
+"""The `comments` table (migration 0003_comments_settings), and the columns every comment
+has wherever it hangs (`CommentFields`: news posts have comments too, in `swarmdex.news`).
 
 Declared on the shared `Base`, so the schema tests and Alembic see it with the core tables;
 `swarmdex.db.models` does not import it, so whoever needs the full schema imports this module.
@@ -13,17 +14,30 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from swarmdex.db.models import Base, Torrent, User, utcnow
 
-__all__ = ["Comment"]
+__all__ = ["Comment", "CommentFields"]
 
 
-class Comment(Base):
-    """One comment under one torrent, in Markdown.
+class CommentFields:
+    """The columns of a comment, whatever it is written under. One set of rules
+    (`swarmdex.comments.services`: edit window, removal) applies to every table made of them.
 
     Removing a comment keeps its row (so the thread keeps its shape and its "comment removed"
-    place) but empties `body`: whoever removed it wanted the words gone. Deleting a torrent's
-    or an author's row deletes their comments with it; an erased account leaves nothing it
-    wrote behind.
+    place) but empties `body`: whoever removed it wanted the words gone. Deleting an author's
+    row deletes their comments with it; an erased account leaves nothing it wrote behind.
     """
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Indexed for the cascade when an account is erased, and for "comments by this user".
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)  # Markdown source; "" once removed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+
+
+class Comment(CommentFields, Base):
+    """One comment under one torrent, in Markdown (see `CommentFields`). Deleting a torrent's
+    row deletes its comments with it."""
 
     __tablename__ = "comments"
     __table_args__ = (
@@ -31,14 +45,7 @@ class Comment(Base):
         Index("ix_comments_torrent_id_created_at", "torrent_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     torrent_id: Mapped[int] = mapped_column(ForeignKey("torrents.id", ondelete="CASCADE"))
-    # Indexed for the cascade when an account is erased, and for "comments by this user".
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    body: Mapped[str] = mapped_column(Text)  # Markdown source; "" once removed
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    edited_at: Mapped[datetime | None]
-    deleted_at: Mapped[datetime | None]
 
     author: Mapped[User] = relationship(lazy="raise_on_sql")
     torrent: Mapped[Torrent] = relationship(lazy="raise_on_sql")

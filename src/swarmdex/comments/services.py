@@ -12,6 +12,9 @@ Rules:
 
 Functions that change something raise `CommentError` (its subclasses say whether the
 comment is missing or the user is not allowed); the message can be shown as it is.
+
+The same rules hold for comments under news posts (`swarmdex.news.services`): `thread`,
+`revise` and `remove` work on any table made of `CommentFields`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import InstrumentedAttribute, joinedload
 
-from swarmdex.comments.models import Comment
+from swarmdex.audit import services as audit
+from swarmdex.comments.models import Comment, CommentFields
 from swarmdex.db.models import Role, Torrent, User, utcnow
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "NotAllowed",
     "NotFound",
     "add",
+    "check_author",
     "clean_body",
     "delete",
     "edit",
@@ -43,6 +48,9 @@ __all__ = [
     "get",
     "may_delete",
     "may_edit",
+    "remove",
+    "revise",
+    "thread",
 ]
 
 MAX_CHARS: Final = 10_000
@@ -70,7 +78,7 @@ class CommentView:
     """A comment as pages show it (`comments/section.html`), with its author's name."""
 
     id: int
-    torrent_id: int
+    thread_id: int  # the torrent's (or news post's) id
     author_id: int
     author_name: str
     author_role: Role
@@ -121,33 +129,43 @@ def may_delete(user: User | None, author_id: int, *, removed: bool) -> bool:
     return user.id == author_id or _at_least(user, Role.MODERATOR)
 
 
-def clean_body(body: str) -> str:
+def clean_body(body: str, *, what: str = "comment", max_chars: int = MAX_CHARS) -> str:
     """The text to store, or CommentError: line endings as \\n, blank edges trimmed (leading
-    spaces of the first line stay: they make a Markdown code block)."""
+    spaces of the first line stay: they make a Markdown code block). News posts use it too:
+    `what` names the text in the messages."""
     text = body.replace("\r\n", "\n").replace("\r", "\n").rstrip().lstrip("\n")
     if not text.strip():
-        raise CommentError("A comment cannot be empty.")
+        raise CommentError(f"A {what} cannot be empty.")
     if _CONTROL.search(text):
-        raise CommentError("The comment contains control characters.")
-    if len(text) > MAX_CHARS:
+        raise CommentError(f"The {what} contains control characters.")
+    if len(text) > max_chars:
         raise CommentError(
-            f"The comment is {len(text):,} characters long; at most {MAX_CHARS:,} fit."
+            f"The {what} is {len(text):,} characters long; at most {max_chars:,} fit."
         )
     return text
 
 
 async def for_torrent(session: AsyncSession, torrent_id: int) -> list[CommentView]:
     """The torrent's comments, oldest first, removed ones included (as placeholders)."""
+    return await thread(session, Comment.torrent_id, torrent_id)
+
+
+async def thread(
+    session: AsyncSession, column: InstrumentedAttribute[int], thread_id: int
+) -> list[CommentView]:
+    """The comments whose `column` (`Comment.torrent_id`, `NewsComment.post_id`: a table made
+    of `CommentFields`) is `thread_id`, oldest first, removed ones included (as placeholders)."""
+    model = column.class_
     rows = await session.execute(
-        select(Comment, User.name, User.role)
-        .join(User, User.id == Comment.author_id)
-        .where(Comment.torrent_id == torrent_id)
-        .order_by(Comment.created_at, Comment.id)
+        select(model, User.name, User.role)
+        .join(User, User.id == model.author_id)
+        .where(column == thread_id)
+        .order_by(model.created_at, model.id)
     )
     return [
         CommentView(
             id=comment.id,
-            torrent_id=comment.torrent_id,
+            thread_id=thread_id,
             author_id=comment.author_id,
             author_name=name,
             author_role=role,
@@ -176,8 +194,7 @@ async def add(
     now: datetime | None = None,
 ) -> Comment:
     """A new comment by `author` under `torrent`."""
-    if not _active(author):
-        raise NotAllowed("Your account cannot comment.")
+    check_author(author)
     if torrent.deleted_at is not None:
         raise NotFound("This torrent has been removed from the site.")
     comment = Comment(
@@ -189,6 +206,12 @@ async def add(
     session.add(comment)
     await session.flush()
     return comment
+
+
+def check_author(author: User) -> None:
+    """NotAllowed unless `author` may write a new comment (anywhere)."""
+    if not _active(author):
+        raise NotAllowed("Your account cannot comment.")
 
 
 async def _existing(session: AsyncSession, comment_id: int) -> Comment:
@@ -207,9 +230,21 @@ async def edit(
     now: datetime | None = None,
 ) -> Comment:
     """Replace the text of a comment, by its author within the edit window."""
-    now = now or utcnow()
     comment = await _existing(session, comment_id)
-    if comment.deleted_at is not None or comment.torrent.deleted_at is not None:
+    if comment.torrent.deleted_at is not None:
+        raise NotFound("This comment has been removed.")
+    revise(comment, editor=editor, body=body, now=now)
+    await session.flush()
+    return comment
+
+
+def revise(
+    comment: CommentFields, *, editor: User, body: str, now: datetime | None = None
+) -> None:
+    """Replace the text of `comment` (of any table made of `CommentFields`) if the rules allow:
+    by its author within the edit window. The caller flushes."""
+    now = now or utcnow()
+    if comment.deleted_at is not None:
         raise NotFound("This comment has been removed.")
     if not may_edit(editor, comment.author_id, comment.created_at, removed=False, now=now):
         if editor.id == comment.author_id:
@@ -220,8 +255,6 @@ async def edit(
     if text != comment.body:  # saving the form unchanged does not mark it as edited
         comment.body = text
         comment.edited_at = now
-        await session.flush()
-    return comment
 
 
 async def delete(
@@ -230,11 +263,28 @@ async def delete(
     """Remove a comment: by its author, or by a moderator or admin. Its text is erased;
     removing a removed comment changes nothing."""
     comment = await _existing(session, comment_id)
+    await remove_logged(session, comment, "comment", by=by, now=now)
+    return comment
+
+
+async def remove_logged(session: AsyncSession, comment: CommentFields, kind: str, *, by: User,
+                        now: datetime | None = None) -> None:
+    """`remove`, then flush; a removal by staff (not the author) goes in the audit log as
+    "KIND.remove", with the text that was removed."""
+    body, was_removed = comment.body, comment.deleted_at is not None
+    remove(comment, by=by, now=now)
+    await session.flush()
+    if not was_removed and by.id != comment.author_id:
+        await audit.record(session, by, f"{kind}.remove", kind, comment.id, before={"body": body})
+
+
+def remove(comment: CommentFields, *, by: User, now: datetime | None = None) -> None:
+    """Remove `comment` (of any table made of `CommentFields`) if the rules allow: by its
+    author, or by a moderator or admin; its text is erased. Removing a removed comment
+    changes nothing. The caller flushes."""
     if comment.deleted_at is not None:
-        return comment
+        return
     if not may_delete(by, comment.author_id, removed=False):
         raise NotAllowed("Only its author or a moderator can remove a comment.")
     comment.deleted_at = now or utcnow()
     comment.body = ""
-    await session.flush()
-    return comment

@@ -84,6 +84,8 @@ V2_HASH_LENGTH: Final = 32
 SWARM_KEY_LENGTH: Final = 20
 DIGEST_LENGTH: Final = 32  # SHA-256, for token and login session secrets
 NAME_LENGTH: Final = 64
+DISPLAY_NAME_LENGTH: Final = 64
+EMAIL_LENGTH: Final = 254  # RFC 5321's longest forward path, less its brackets
 
 
 def utcnow() -> datetime:
@@ -176,6 +178,18 @@ class User(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None]
+    # The profile (migration 0007_profiles; rules in swarmdex.profiles.services).
+    display_name: Mapped[str] = mapped_column(
+        String(DISPLAY_NAME_LENGTH), default="", server_default=""
+    )  # "" shows the account name
+    bio: Mapped[str] = mapped_column(Text, default="", server_default="")  # Markdown
+    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))  # never shown publicly
+    anonymous_by_default: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )  # the upload form's "anonymous" box starts checked
+    show_donor_badge: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set by an admin or the donations ledger; shown only with `show_donor_badge`.
+    is_donor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @validates("name")
     def _keep_name_key(self, _attribute: str, value: str) -> str:

@@ -33,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from swarmdex.db.models import Category, Torrent
+from swarmdex.audit import services as audit
+from swarmdex.db.models import Category, Torrent, User
 from swarmdex.settings import Settings
 from swarmdex.sitecfg.models import SiteSetting
 
@@ -198,6 +199,7 @@ async def update(
     site_name: str,
     registration_open: bool,
     upload_max_bytes: int,
+    by: User | None = None,
 ) -> SiteConfig:
     """Store the admin page's values; return the settings now in effect.
 
@@ -211,6 +213,7 @@ async def update(
         upload_max_bytes=_upload_max_bytes(upload_max_bytes),
     )
     base = defaults(settings)
+    before = await effective(session, settings)
     existing = {row.key: row for row in (await session.scalars(select(SiteSetting))).all()}
     for key in _FIELDS:
         value = _stored(key, wanted)
@@ -223,7 +226,13 @@ async def update(
         elif row.value != value:
             row.value = value
     await session.flush()
-    return await effective(session, settings)
+    after = await effective(session, settings)
+    changed = [name for name, _ in _FIELDS.values() if getattr(before, name) != getattr(after, name)]
+    if changed:
+        await audit.record(session, by, "settings.change", "site", "settings",
+                           before={name: getattr(before, name) for name in changed},
+                           after={name: getattr(after, name) for name in changed})
+    return after
 
 
 # The per-process copy (see the module docstring).
@@ -363,7 +372,8 @@ async def _get(session: AsyncSession, category_id: int) -> Category:
     return category
 
 
-async def add_category(session: AsyncSession, slug: str, name: str) -> Category:
+async def add_category(session: AsyncSession, slug: str, name: str, *,
+                       by: User | None = None) -> Category:
     """A new category, placed last. The slug: lower-case letters, digits and inner hyphens."""
     slug = slug.strip()
     if not slug or len(slug) > SLUG_MAX or not _SLUG.fullmatch(slug):
@@ -384,21 +394,27 @@ async def add_category(session: AsyncSession, slug: str, name: str) -> Category:
             await session.flush()
     except IntegrityError:  # another admin added the same slug just now
         raise CategoryError(f"There is a category at /c/{slug} already.") from None
+    await audit.record(session, by, "category.add", "category", slug, after={"name": name})
     return category
 
 
-async def rename_category(session: AsyncSession, category_id: int, name: str) -> Category:
+async def rename_category(session: AsyncSession, category_id: int, name: str, *,
+                          by: User | None = None) -> Category:
     """Give a category a new name (its slug, and so its address, stays)."""
     category = await _get(session, category_id)
     name = _category_name(name)
     if await _name_taken(session, name, other_than=category.id):
         raise CategoryError(f"There is a category named “{name}” already.")
+    if category.name != name:
+        await audit.record(session, by, "category.rename", "category", category.slug,
+                           before={"name": category.name}, after={"name": name})
     category.name = name
     await session.flush()
     return category
 
 
-async def move_category(session: AsyncSession, category_id: int, offset: int) -> None:
+async def move_category(session: AsyncSession, category_id: int, offset: int, *,
+                        by: User | None = None) -> None:
     """Move a category `offset` places (-1: up, 1: down), within bounds.
 
     Positions are renumbered 0, 1, 2... as a side effect: categories created with the default
@@ -411,6 +427,9 @@ async def move_category(session: AsyncSession, category_id: int, offset: int) ->
     if index is None:
         raise CategoryError("That category does not exist (any more).")
     target = min(max(index + offset, 0), len(ordered) - 1)
+    if target != index:
+        await audit.record(session, by, "category.move", "category", ordered[index].slug,
+                           before={"position": index}, after={"position": target})
     ordered.insert(target, ordered.pop(index))
     for position, category in enumerate(ordered):
         if category.position != position:
@@ -418,7 +437,8 @@ async def move_category(session: AsyncSession, category_id: int, offset: int) ->
     await session.flush()
 
 
-async def delete_category(session: AsyncSession, category_id: int) -> None:
+async def delete_category(session: AsyncSession, category_id: int, *,
+                          by: User | None = None) -> None:
     """Delete a category no torrent uses; CategoryError (changing nothing) otherwise."""
     category = await _get(session, category_id)
     used, removed = (
@@ -436,6 +456,8 @@ async def delete_category(session: AsyncSession, category_id: int) -> None:
             await session.flush()
     except IntegrityError:  # a torrent was filed under it just now: the foreign key refuses
         raise CategoryError(_still_used(category.name, 1, 0)) from None
+    await audit.record(session, by, "category.delete", "category", category.slug,
+                       before={"name": category.name})
 
 
 def _still_used(name: str, listed: int, removed: int) -> str:

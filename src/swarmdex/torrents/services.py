@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from swarmdex.accounts.services import has_role
+from swarmdex.audit import services as audit
 from swarmdex.bittorrent.bencode import encode
 from swarmdex.bittorrent.magnet import make_magnet
 from swarmdex.bittorrent.metainfo import Metainfo, MetainfoError, parse_torrent
@@ -333,13 +334,16 @@ def can_delete(user: User | None, torrent: Torrent) -> bool:
     return user.id == torrent.uploader_id or has_role(user, Role.MODERATOR)
 
 
-async def delete(session: AsyncSession, torrent: Torrent) -> None:
+async def delete(session: AsyncSession, torrent: Torrent, *, by: User | None = None) -> None:
     """Take the torrent off the site (the row stays, marked deleted) and out of search.
 
-    `torrent` must belong to `session`. The caller then stops the tracker serving it.
+    `torrent` must belong to `session`. The caller then stops the tracker serving it. The
+    audit log records who did it (its uploader, or staff).
     """
     torrent.deleted_at = utcnow()
     await search_index.remove(session, torrent.id)
+    await audit.record(session, by, "torrent.delete", "torrent", info_hash(torrent),
+                       before={"title": torrent.title, "uploader_id": torrent.uploader_id})
 
 
 # --------------------------------------------------------------------------- download

@@ -9,12 +9,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swarmdex import __version__
+from swarmdex.web.api import donations as donation_api
 from swarmdex.web.api import search as search_api
 from swarmdex.web.api import torrents as torrent_api
+from swarmdex.web.api import users as user_api
 from swarmdex.web.auth import LoginRequired, load_viewer, login_redirect
 from swarmdex.web.context import SiteContext
 from swarmdex.web.negotiation import JsonTwins
-from swarmdex.web.pages import accounts, admin, browse, comments, feeds, home
+from swarmdex.web.pages import accounts, admin, audit, browse, comments, feeds, home
+from swarmdex.web.pages import donations as donation_pages
+from swarmdex.web.pages import news as news_pages
+from swarmdex.web.pages import profiles as profile_pages
 from swarmdex.web.pages import torrents as torrent_pages
 from swarmdex.web.security import SecurityHeaders
 from swarmdex.web.templates import render
@@ -40,7 +45,11 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(feeds.router)
     app.include_router(search_api.router)
     app.include_router(comments.router)
+    app.include_router(news_pages.router)
     app.include_router(admin.router)
+    app.include_router(audit.router)
+    app.include_router(donation_pages.router)
+    app.include_router(donation_api.router)
     # The admin page's settings (site name...) kept fresh in memory, so no page view queries
     # them: see swarmdex.sitecfg.services.
     app.add_middleware(admin.SiteConfigRefresh, ctx=ctx)
@@ -49,6 +58,8 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(accounts.router)
     app.include_router(torrent_pages.router)
     app.include_router(torrent_api.router)
+    app.include_router(profile_pages.router)
+    app.include_router(user_api.router)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

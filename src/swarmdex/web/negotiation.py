@@ -26,6 +26,7 @@ _TWINS: Final = [
     (re.compile(r"/tag/([^/]+)"), f"{API}/torrents", "tag"),
     (re.compile(r"/search"), f"{API}/search", None),
     (re.compile(r"/t/([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})"), f"{API}/torrents/{{}}", None),
+    (re.compile(r"/u/([^/]+)"), f"{API}/users/{{}}", None),
 ]
 
 

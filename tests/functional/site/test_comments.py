@@ -129,7 +129,7 @@ async def test_members_post_and_read_back(tmp_path: Path) -> None:
         second = await comment(s.members["moderator"], "second\r\n\r\n- a list")
         page = (await s.anonymous.get(PAGE)).text
         assert page.index(f'id="comment-{first}"') < page.index(f'id="comment-{second}"')
-        assert "<b>moderator</b>" in item(page, second)
+        assert '<b><a href="/u/moderator">moderator</a></b>' in item(page, second)
         assert '<span class="tag">moderator</span>' in item(page, second)  # staff are marked
         assert "<li>a list</li>" in item(page, second)
         assert "Comments <span class=\"muted\">(2)</span>" in page

@@ -22,7 +22,7 @@ def _down_and_up(connection: Connection) -> tuple[bool, list[tuple[int, str]]]:
         gone = connection.exec_driver_sql(
             "SELECT count(*) FROM sqlite_master WHERE name LIKE 'search_names%'").scalar() == 0
     with connection.begin():
-        command.upgrade(config, "0004_search_names")
+        command.upgrade(config, "head")
         rows = connection.exec_driver_sql(
             "SELECT rowid, title FROM search_names ORDER BY rowid").all()
     return gone, [tuple(row) for row in rows]

@@ -141,6 +141,7 @@ async def save_settings(request: Request, ctx: Ctx, user: Admin) -> Response:
                 site_name=typed["site_name"],
                 registration_open=typed["registration"] == "open",
                 upload_max_bytes=parse_size(typed["upload_max"]),
+                by=user,
             )
     except ConfigError as exc:
         return await _page(request, ctx, status_code=400, errors={"settings": str(exc)},
@@ -155,7 +156,7 @@ async def add_category(request: Request, ctx: Ctx, user: Admin) -> Response:
     typed = {"slug": _text(form, "slug"), "name": _text(form, "name")}
     try:
         async with transaction(ctx.db) as session:
-            await services.add_category(session, typed["slug"], typed["name"])
+            await services.add_category(session, typed["slug"], typed["name"], by=user)
     except CategoryError as exc:
         return await _page(request, ctx, status_code=400, errors={"categories": str(exc)},
                            add_form=typed)
@@ -167,7 +168,7 @@ async def rename_category(request: Request, category_id: CategoryId, ctx: Ctx, u
     name = _text(await request.form(), "name")
     try:
         async with transaction(ctx.db) as session:
-            await services.rename_category(session, category_id, name)
+            await services.rename_category(session, category_id, name, by=user)
     except CategoryError as exc:
         return await _page(request, ctx, status_code=400, errors={"categories": str(exc)})
     return _done("renamed", "categories")
@@ -180,7 +181,8 @@ async def move_category(request: Request, category_id: CategoryId, ctx: Ctx, use
         raise HTTPException(400, "A category moves up or down.")
     try:
         async with transaction(ctx.db) as session:
-            await services.move_category(session, category_id, -1 if direction == "up" else 1)
+            await services.move_category(session, category_id, -1 if direction == "up" else 1,
+                                         by=user)
     except CategoryError as exc:
         return await _page(request, ctx, status_code=400, errors={"categories": str(exc)})
     return _done("moved", "categories")
@@ -190,7 +192,7 @@ async def move_category(request: Request, category_id: CategoryId, ctx: Ctx, use
 async def delete_category(request: Request, category_id: CategoryId, ctx: Ctx, user: Admin) -> Response:
     try:
         async with transaction(ctx.db) as session:
-            await services.delete_category(session, category_id)
+            await services.delete_category(session, category_id, by=user)
     except CategoryError as exc:
         return await _page(request, ctx, status_code=400, errors={"categories": str(exc)})
     return _done("deleted", "categories")

@@ -12,6 +12,7 @@ newest torrents first, searches included.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -93,10 +94,12 @@ def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> FeedIt
 
 
 def rss(request: Request, ctx: SiteContext, *, title: str, page: str, description: str,
-        items: list[FeedItem]) -> Response:
+        items: Sequence[object], template: str = "feeds/rss.xml") -> Response:
+    """The feed; `template` "feeds/news.xml" takes items with only title, link, published
+    and description (the news feed, in `swarmdex.web.pages.news`)."""
     base = ctx.base_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
-    body = ENV.get_template("feeds/rss.xml").render(
+    body = ENV.get_template(template).render(
         title=xml_text(title),
         link=base + page,
         self_url=base + request.url.path + query,

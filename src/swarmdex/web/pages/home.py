@@ -9,15 +9,19 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from swarmdex import __version__
+from swarmdex.news import services as news
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.search.catalogue import browse
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.browse import Swarms
+from swarmdex.web.pages.donations import campaign_bar
+from swarmdex.web.pages.news import post_path
 from swarmdex.web.templates import render
 
 router = APIRouter()
 
 LATEST_SHOWN = 10
+NEWS_SHOWN = 3
 
 
 def tracker_figures(ctx: SiteContext) -> dict[str, int]:
@@ -37,8 +41,11 @@ def tracker_figures(ctx: SiteContext) -> dict[str, int]:
 async def home(request: Request, ctx: Ctx, swarms: Swarms) -> HTMLResponse:
     async with ctx.db() as session:
         latest = await browse(session, swarms, per_page=LATEST_SHOWN)
+        posts = await news.latest(session, NEWS_SHOWN)
     return render(request, "home.html", figures=tracker_figures(ctx),
+                  campaign=await campaign_bar(ctx),
                   announce_urls=ctx.announce_urls,
+                  news=[(post, post_path(post), news.excerpt(post.body)) for post in posts],
                   latest=[(e.torrent, e.counts, None, None) for e in latest.entries])
 
 

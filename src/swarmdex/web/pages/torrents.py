@@ -95,7 +95,10 @@ async def swarm_counts(ctx: SiteContext, torrent: Torrent) -> SwarmCounts:
 
 @router.get("/upload", response_class=HTMLResponse)
 async def upload_page(request: Request, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
-    return await _upload_form(request, ctx)
+    # The "anonymous" box starts ticked for those who chose so on their profile; after a
+    # refused upload the form shows what was sent instead.
+    values = {"anonymous": "1"} if user.anonymous_by_default else None
+    return await _upload_form(request, ctx, values=values)
 
 
 @router.post("/upload", response_class=HTMLResponse)
@@ -213,6 +216,6 @@ async def delete(request: Request, info_hash: str, ctx: Ctx, user: CurrentUser) 
             raise HTTPException(404)
         if not services.can_delete(user, torrent):
             raise HTTPException(403, "Only the uploader or a moderator can delete this torrent.")
-        await services.delete(session, torrent)
+        await services.delete(session, torrent, by=user)
     await withdraw(ctx, torrent)
     return render(request, "torrents/deleted.html", torrent=torrent)

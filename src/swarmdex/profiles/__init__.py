@@ -1,0 +1,1 @@
+"""User profiles: the public page's facts and badges, the owner's settings, identicons."""
