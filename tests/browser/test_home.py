@@ -57,7 +57,7 @@ def test_home_page(page: Page, site: Site) -> None:
     for name in ("Browse", "Log in", "Register"):
         expect(main_nav(page).get_by_role("link", name=name)).to_be_visible()
     # The announce URLs people add to their own torrents are the ones the server listens on.
-    tracker = page.get_by_role("heading", name="Tracker").locator("xpath=..")
+    tracker = page.get_by_role("heading", name="Tracker", exact=True).locator("xpath=..")
     expect(tracker).to_contain_text(site.server.url("http"))
     expect(tracker).to_contain_text(site.server.url("udp"))
     expect(tracker).to_contain_text("active torrents")
