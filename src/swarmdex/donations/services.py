@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from swarmdex.accounts.services import has_role
+from swarmdex.accounts.services import has_role, user_by_name
 from swarmdex.audit import services as audit
 from swarmdex.db.models import Role, User, utcnow
 from swarmdex.donations.models import (
@@ -790,3 +790,19 @@ def totals(rows: Sequence[LedgerRow]) -> dict[str, Money]:
         code = row.amount.currency
         totals[code] = totals[code] + row.amount if code in totals else row.amount
     return dict(sorted(totals.items()))
+
+
+async def mark_donor(session: AsyncSession, name: str, *, donor: bool, by: User) -> User:
+    """Record that the account `name` has donated (or take that back), for the donor badge
+    its owner may choose to show. Donations in the ledger name donors as they wish to be
+    named, not by account, so an admin links the two by hand; audited."""
+    _require(by, Role.ADMIN, "mark donors")
+    user = await user_by_name(session, name.strip())
+    if user is None:
+        raise NotFound(f"There is no account called “{name.strip()}”.")
+    if user.is_donor != donor:
+        await audit.record(session, by, "user.donor", "user", user.name,
+                           before={"is_donor": user.is_donor}, after={"is_donor": donor})
+        user.is_donor = donor
+        await session.flush()
+    return user

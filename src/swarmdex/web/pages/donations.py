@@ -52,6 +52,7 @@ DONE: Final = {
     "refund": "Refund entered.",
     "approved": "Message approved: it shows on the donor wall.",
     "rejected": "Message rejected: it will not be shown.",
+    "donor": "Donor status saved: the account's owner may now show the badge, or no longer.",
 }
 
 
@@ -326,6 +327,20 @@ async def moderate(request: Request, entry_id: Id, ctx: Ctx, user: Admin) -> Res
     except NotAllowed as exc:
         raise HTTPException(403, str(exc)) from None
     return _done("approved" if decision == "approve" else "rejected", "messages")
+
+
+@router.post("/admin/donations/donors", dependencies=CSRF)
+async def mark_donor(request: Request, ctx: Ctx, user: Admin) -> Response:
+    form = await request.form()
+    name, donor = _text(form, "account"), _text(form, "donor") == "yes"
+    try:
+        async with transaction(ctx.db) as session:
+            await services.mark_donor(session, name, donor=donor, by=user)
+    except NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from None
+    except NotFound as exc:
+        return await _admin_page(request, ctx, status_code=400, errors={"donors": str(exc)})
+    return _done("donor", "donors")
 
 
 @router.get("/admin/donations.csv")
