@@ -7,7 +7,7 @@ default list, a size that cannot be read an explanation, never an error page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Final
 from urllib.parse import urlencode
 
@@ -106,42 +106,22 @@ class ListingParams:
 # --------------------------------------------------------------------------- browse
 
 
+# The listing's query string, parsed by FastAPI from ListingParams' fields.
+Listing = Annotated[ListingParams, Depends()]
+
+
 @router.get("/browse", response_class=HTMLResponse)
-async def browse_all(
-    request: Request,
-    ctx: Ctx,
-    swarms: Swarms,
-    sort: str | None = None,
-    order: str | None = None,
-    category: str | None = None,
-    min_size: str | None = None,
-    max_size: str | None = None,
-    seeded: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-) -> HTMLResponse:
-    params = ListingParams(sort, order, category, min_size, max_size, seeded, after, before)
+async def browse_all(request: Request, ctx: Ctx, swarms: Swarms, params: Listing) -> HTMLResponse:
     async with ctx.db() as session:
-        fixed = await category_by_slug(session, category) if category else None
+        fixed = await category_by_slug(session, params.category) if params.category else None
         return await _listing(request, session, swarms, params, path="/browse",
                               heading="Browse", category=fixed)
 
 
 @router.get("/c/{slug}", response_class=HTMLResponse)
-async def browse_category(
-    request: Request,
-    slug: str,
-    ctx: Ctx,
-    swarms: Swarms,
-    sort: str | None = None,
-    order: str | None = None,
-    min_size: str | None = None,
-    max_size: str | None = None,
-    seeded: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-) -> HTMLResponse:
-    params = ListingParams(sort, order, None, min_size, max_size, seeded, after, before)
+async def browse_category(request: Request, slug: str, ctx: Ctx, swarms: Swarms,
+                          params: Listing) -> HTMLResponse:
+    params = replace(params, category=None)  # the path names the category
     async with ctx.db() as session:
         category = await category_by_slug(session, slug)
         return await _listing(request, session, swarms, params, path=f"/c/{slug}",
@@ -150,24 +130,11 @@ async def browse_category(
 
 
 @router.get("/tag/{name}", response_class=HTMLResponse)
-async def browse_tag(
-    request: Request,
-    name: str,
-    ctx: Ctx,
-    swarms: Swarms,
-    sort: str | None = None,
-    order: str | None = None,
-    category: str | None = None,
-    min_size: str | None = None,
-    max_size: str | None = None,
-    seeded: str | None = None,
-    after: str | None = None,
-    before: str | None = None,
-) -> HTMLResponse:
-    params = ListingParams(sort, order, category, min_size, max_size, seeded, after, before)
+async def browse_tag(request: Request, name: str, ctx: Ctx, swarms: Swarms,
+                     params: Listing) -> HTMLResponse:
     async with ctx.db() as session:
         tag = await tag_by_name(session, name)
-        fixed = await category_by_slug(session, category) if category else None
+        fixed = await category_by_slug(session, params.category) if params.category else None
         return await _listing(request, session, swarms, params, path=f"/tag/{name}",
                               heading=f"Tagged {tag.name}", category=fixed, tag=tag,
                               feed=f"/rss/tag/{name}")
