@@ -306,3 +306,100 @@ def token_create(name: str, label: str, data_dir: Path | None) -> None:
     owner, token = _with_database(settings, create)
     click.echo(f"API token for {owner} ({label}); it is shown only now, keep it secret:")
     click.echo(token)
+
+
+# The site mode and notice, set on the database: a running server picks them up within
+# about a second (swarmdex.sitecfg.services.REFRESH_SECONDS), its tracker too.
+
+MODES = ("open", "read-only", "closed")  # swarmdex.sitemode.rules.MODES (tests check)
+
+
+@main.group("site")
+def site_group() -> None:
+    """The site mode and the notice shown on every page."""
+
+
+def _site_change(data_dir: Path | None, change: Callable[[Any, Settings], Awaitable[Any]]) -> Any:
+    settings = _settings(None, data_dir=data_dir)
+
+    async def work(sessions: Any) -> Any:
+        from swarmdex.db.engine import transaction
+        from swarmdex.sitemode.rules import ModeError
+
+        try:
+            async with transaction(sessions) as session:
+                return await change(session, settings)
+        except ModeError as exc:
+            raise click.UsageError(str(exc)) from None
+
+    return _with_database(settings, work)
+
+
+@site_group.command("mode")
+@click.argument("mode", type=click.Choice(MODES))
+@click.option("--notice", help="Also set the notice (Markdown); \"\" removes it.")
+@click.option("--level", type=click.Choice(["info", "warning"]), help="The notice's style.")
+@_DATA_DIR
+def site_mode(mode: str, notice: str | None, level: str | None, data_dir: Path | None) -> None:
+    """Put the site in MODE: open, read-only (no uploads, registration or comments) or
+    closed (every page and the tracker answer with the notice)."""
+    from swarmdex.sitemode.services import set_mode
+
+    config = _site_change(data_dir, lambda session, settings: set_mode(
+        session, settings, mode, notice=notice, level=level))
+    click.echo(f"site mode: {config.mode}" + (f" (notice: {config.notice_level})" if config.notice else ""))
+
+
+@site_group.group("notice")
+def notice_group() -> None:
+    """The banner shown on every page."""
+
+
+@notice_group.command("set")
+@click.argument("text")
+@click.option("--level", type=click.Choice(["info", "warning"]), default="info", show_default=True)
+@_DATA_DIR
+def notice_set(text: str, level: str, data_dir: Path | None) -> None:
+    """Show TEXT (Markdown) in a banner on every page."""
+    from swarmdex.sitemode.services import set_notice
+
+    config = _site_change(data_dir, lambda session, settings: set_notice(
+        session, settings, text, level=level))
+    click.echo(f"notice set ({config.notice_level})" if config.notice else "notice removed")
+
+
+@notice_group.command("clear")
+@_DATA_DIR
+def notice_clear(data_dir: Path | None) -> None:
+    """Remove the banner."""
+    from swarmdex.sitemode.services import clear_notice
+
+    _site_change(data_dir, lambda session, settings: clear_notice(session, settings))
+    click.echo("notice removed")
+
+
+@main.command()
+@_DATA_DIR
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+              help="TOML settings file (default DATA_DIR/swarmdex.toml if present).")
+@click.option("--now", "now_text", metavar="ISO-TIME",
+              help="Purge as if it were this UTC time (e.g. 2030-01-31T00:00), to check retention.")
+def purge(config: Path | None, data_dir: Path | None, now_text: str | None) -> None:
+    """Delete what passed its retention: old access log files, expired login sessions,
+    resolved reports' contact details. The server also does this daily."""
+    import datetime as dt
+
+    from swarmdex.privacy.purge import purge as run_purge
+
+    settings = _settings(config, data_dir=data_dir)
+    now = None
+    if now_text is not None:
+        try:
+            now = dt.datetime.fromisoformat(now_text)
+        except ValueError:
+            raise click.BadParameter("an ISO date or time, like 2030-01-31T00:00", param_hint="--now") from None
+        now = now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
+
+    done = _with_database(settings, lambda sessions: run_purge(sessions, settings, now))
+    for line in done.lines():
+        click.echo(line)

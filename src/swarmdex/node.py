@@ -16,14 +16,18 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from swarmdex.bootstrap import prepare_database
 from swarmdex.db.engine import create_engine, database_url, session_factory
 from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.settings import Settings
+from swarmdex.sitecfg import services as sitecfg
+from swarmdex.takedowns import services as takedowns
+from swarmdex.torrents import services as torrents
 from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTracker
 from swarmdex.tracker.http_server import HttpTrackerServer
 from swarmdex.tracker.logic import Tracker, TrackerPolicy
@@ -35,6 +39,7 @@ from swarmdex.web.context import SiteContext
 log = logging.getLogger("swarmdex")
 SECRET_FILE = "secret.key"
 ALLOWLIST_POLL = 1.0  # seconds between checks of the allowlist file's mtime
+PURGE_EVERY = 24 * 3600.0  # seconds between purges of what passed its retention
 
 
 def prepare_data_dir(data_dir: Path) -> bytes:
@@ -163,6 +168,15 @@ class Node:
         self.engine = create_engine(database_url(s.data_dir, s.database_url))
         await prepare_database(self.engine)
         sessions = session_factory(self.engine)
+        async with sessions() as session:
+            # Standing takedowns are refused from the first announce, in either mode.
+            for v1, v2 in await takedowns.standing_hashes(session):
+                self.tracker.taken_down.add(v1, v2)
+            # In listed mode the site's torrents are served from the first announce too;
+            # uploads and deletions keep the list current from here on.
+            if self.listed is not None:
+                for v1, v2 in await torrents.listed_hashes(session):
+                    self.listed.add(v1, v2)
         defaults = s.hosts == Settings.model_fields["hosts"].default
         lines: list[str] = []
         for host in s.hosts:
@@ -199,6 +213,11 @@ class Node:
         self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
         self.http.site = self.site
         self._tasks.append(asyncio.create_task(self._collect_garbage()))
+        # The admin settings (site mode...) kept fresh even without page views: the tracker
+        # reads the mode from that copy, and a `swarmdex site mode` must reach it.
+        await sitecfg.refresh(ctx)
+        self._tasks.append(asyncio.create_task(self._refresh_site_config(ctx)))
+        self._tasks.append(asyncio.create_task(self._purge_daily(sessions)))
         if self.allowlist_file is not None:
             self._tasks.append(asyncio.create_task(self._watch_allowlist()))
         return lines
@@ -210,6 +229,21 @@ class Node:
                 await self.store.collect_garbage(time.time())
             except Exception:  # a failed sweep is retried next time; the tracker keeps serving
                 log.exception("peer expiry sweep failed")
+
+    async def _refresh_site_config(self, ctx: SiteContext) -> None:
+        while True:
+            await asyncio.sleep(sitecfg.REFRESH_SECONDS)
+            await sitecfg.current(ctx)  # logs and keeps the last values on a database error
+
+    async def _purge_daily(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        """Delete what passed its retention (swarmdex.privacy.purge): at start, then daily."""
+        while True:
+            try:
+                done = await purge(sessions, self.settings)
+                log.info("purge: %s", "; ".join(done.lines()))
+            except Exception:  # retried tomorrow; the site and tracker keep serving
+                log.exception("daily purge failed")
+            await asyncio.sleep(PURGE_EVERY)
 
     async def _watch_allowlist(self) -> None:
         assert self.allowlist_file is not None

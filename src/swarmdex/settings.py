@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest .torrent file accepted, in bytes."
     )
+    repeat_infringer_notices: int = Field(
+        3, ge=0, description="Standing takedowns (legal notices accepted and not restored) "
+        "after which an uploader may no longer upload; 0 turns the rule off.",
+    )
     announce_urls: Annotated[list[str], NoDecode] | None = Field(
         None,
         description="Tracker URLs written into downloaded .torrent files and magnet links "
@@ -92,6 +96,20 @@ class Settings(BaseSettings):
         gt=0,
         description="Largest amount one ledger entry may have, in the currency's main unit "
         "(euros, yen...): anything above is refused as a typo or an attack.",
+    )
+    access_log: bool = Field(
+        False,
+        description="Write a daily access log (DATA_DIR/logs/access-YYYY-MM-DD.log) of site "
+        "requests, client addresses truncated to their /24 (IPv4) or /48 (IPv6). Off: no "
+        "request is recorded anywhere.",
+    )
+    access_log_retention_days: int = Field(
+        7, ge=1, le=3650, description="Days an access log file is kept before `swarmdex purge` "
+        "(and the server's daily purge) deletes it.",
+    )
+    report_contact_retention_days: int = Field(
+        30, ge=1, le=3650, description="Days a resolved report keeps its reporter's contact "
+        "details before the purge clears them.",
     )
 
     @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")

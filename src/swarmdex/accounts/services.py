@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
@@ -321,9 +321,11 @@ async def revoke_other_sessions(session: AsyncSession, user: User, keep_cookie: 
     return cast(CursorResult[Any], result).rowcount
 
 
-async def purge_sessions(session: AsyncSession) -> int:
-    """Delete every expired session (of users who never came back); how many went."""
-    result = await session.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
+async def purge_sessions(session: AsyncSession, now: datetime | None = None) -> int:
+    """Delete every expired session (of users who never came back) as of `now` (default:
+    now); how many went."""
+    cutoff = now or utcnow()
+    result = await session.execute(delete(LoginSession).where(LoginSession.expires_at <= cutoff))
     return cast(CursorResult[Any], result).rowcount
 
 

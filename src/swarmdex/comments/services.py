@@ -268,14 +268,15 @@ async def delete(
 
 
 async def remove_logged(session: AsyncSession, comment: CommentFields, kind: str, *, by: User,
-                        now: datetime | None = None) -> None:
+                        now: datetime | None = None, note: str = "") -> None:
     """`remove`, then flush; a removal by staff (not the author) goes in the audit log as
-    "KIND.remove", with the text that was removed."""
+    "KIND.remove", with the text that was removed (and `note`, a moderator's why)."""
     body, was_removed = comment.body, comment.deleted_at is not None
     remove(comment, by=by, now=now)
     await session.flush()
     if not was_removed and by.id != comment.author_id:
-        await audit.record(session, by, f"{kind}.remove", kind, comment.id, before={"body": body})
+        await audit.record(session, by, f"{kind}.remove", kind, comment.id, before={"body": body},
+                           note=note)
 
 
 def remove(comment: CommentFields, *, by: User, now: datetime | None = None) -> None:

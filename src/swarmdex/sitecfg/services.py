@@ -37,6 +37,7 @@ from swarmdex.audit import services as audit
 from swarmdex.db.models import Category, Torrent, User
 from swarmdex.settings import Settings
 from swarmdex.sitecfg.models import SiteSetting
+from swarmdex.sitemode import rules as moderules
 
 __all__ = [
     "CATEGORY_NAME_MAX",
@@ -75,7 +76,9 @@ UPLOAD_MAX_BYTES_FLOOR: Final = 1024
 UPLOAD_MAX_BYTES_CEILING: Final = 100 * 1024 * 1024
 SLUG_MAX: Final = 64  # `Category.slug`
 CATEGORY_NAME_MAX: Final = 128  # `Category.name`
-REFRESH_SECONDS: Final = 30.0
+# One small query a second at most: a site mode set from the CLI reaches a running server,
+# and its tracker, within about a second (swarmdex.node refreshes even without page views).
+REFRESH_SECONDS: Final = 1.0
 RETRY_SECONDS: Final = 5.0  # after a failed read: serve the last values, try again soon
 
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
@@ -83,6 +86,10 @@ _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
 KEY_SITE_NAME: Final = "site_name"
 KEY_REGISTRATION: Final = "registration"
 KEY_UPLOAD_MAX_BYTES: Final = "upload_max_bytes"
+# Set by `swarmdex.sitemode.services`, not by `update` (the admin page's settings form).
+KEY_MODE: Final = "mode"
+KEY_NOTICE: Final = "notice"
+KEY_NOTICE_LEVEL: Final = "notice_level"
 
 
 class ConfigError(ValueError):
@@ -102,6 +109,11 @@ class SiteConfig:
     upload_max_bytes: int
     # Keys set in the admin page (`site_settings`), as opposed to the configuration.
     overridden: frozenset[str] = frozenset()
+    # The site mode and the banner (swarmdex.sitemode): no configuration value, these
+    # exist only as admin settings.
+    mode: moderules.Mode = "open"
+    notice: str = ""  # Markdown; empty: no banner
+    notice_level: moderules.Level = "info"
 
 
 class Site(Protocol):
@@ -165,6 +177,13 @@ _FIELDS: Final[Mapping[str, tuple[str, Callable[[object], Any]]]] = {
 }
 
 
+_MODE_FIELDS: Final[Mapping[str, tuple[str, Callable[[object], Any]]]] = {
+    KEY_MODE: ("mode", moderules.check_mode),
+    KEY_NOTICE: ("notice", moderules.check_notice),
+    KEY_NOTICE_LEVEL: ("notice_level", moderules.check_level),
+}
+
+
 def _stored(key: str, config: SiteConfig) -> object:
     return getattr(config, _FIELDS[key][0])
 
@@ -173,13 +192,14 @@ async def effective(session: AsyncSession, settings: Settings) -> SiteConfig:
     """The settings the site runs with now: `settings` with the stored overrides on top."""
     values: dict[str, Any] = {}
     overridden: set[str] = set()
+    fields = {**_FIELDS, **_MODE_FIELDS}
     for row in (await session.scalars(select(SiteSetting))).all():
-        if row.key not in _FIELDS:
+        if row.key not in fields:
             continue  # written by a newer swarmdex, or left from an older one
-        attribute, validate = _FIELDS[row.key]
+        attribute, validate = fields[row.key]
         try:
             values[attribute] = validate(row.value)
-        except ConfigError as exc:
+        except (ConfigError, moderules.ModeError) as exc:
             log.warning("ignoring the stored setting %s: %s", row.key, exc)
             continue
         overridden.add(row.key)
@@ -188,6 +208,9 @@ async def effective(session: AsyncSession, settings: Settings) -> SiteConfig:
         site_name=values.get("site_name", base.site_name),
         registration_open=values.get("registration_open", base.registration_open),
         upload_max_bytes=values.get("upload_max_bytes", base.upload_max_bytes),
+        mode=values.get("mode", base.mode),
+        notice=values.get("notice", base.notice),
+        notice_level=values.get("notice_level", base.notice_level),
         overridden=frozenset(overridden),
     )
 

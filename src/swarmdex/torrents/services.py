@@ -46,6 +46,7 @@ from swarmdex.db.models import (
     utcnow,
 )
 from swarmdex.search import services as search_index
+from swarmdex.takedowns import blocks as takedowns
 from swarmdex.torrents.fields import (
     UploadError,
     UploadTooLarge,
@@ -128,6 +129,7 @@ async def upload(
     tags: Iterable[str] = (),
     anonymous: bool = False,
     max_size: int,
+    repeat_infringer_notices: int = 0,
 ) -> Torrent:
     """Put a .torrent on the site; raise `UploadError` saying what is wrong otherwise.
 
@@ -135,8 +137,24 @@ async def upload(
     from) together with the file list, tags and a search entry, all in `session`'s
     transaction. The returned torrent has its category, uploader and tags loaded (not its
     files: there may be 100,000).
+
+    Refused: a torrent taken down following a legal notice (even once its row is gone), and
+    any upload by someone with `repeat_infringer_notices` standing takedowns (0: no limit).
     """
+    if repeat_infringer_notices > 0:
+        strikes = await takedowns.upheld_notices(session, uploader.id)
+        if strikes >= repeat_infringer_notices:
+            raise UploadError(
+                f"You can no longer upload: {strikes} legal notices against your torrents were "
+                f"upheld, and this site withdraws upload rights after {repeat_infringer_notices}."
+            )
     meta = _parse(data, max_size)
+    removed = await takedowns.taken_down(session, meta.info_hash_v1, meta.info_hash_v2)
+    if removed is not None:
+        raise UploadError(
+            f"This torrent was removed following legal notice #{removed.notice_id} "
+            "and cannot be uploaded again."
+        )
     category = await _category(session, category_slug)
     shown_title = clean_title(title, meta.name)
     text = clean_description(description)
@@ -334,16 +352,18 @@ def can_delete(user: User | None, torrent: Torrent) -> bool:
     return user.id == torrent.uploader_id or has_role(user, Role.MODERATOR)
 
 
-async def delete(session: AsyncSession, torrent: Torrent, *, by: User | None = None) -> None:
+async def delete(session: AsyncSession, torrent: Torrent, *, by: User | None = None,
+                 note: str = "") -> None:
     """Take the torrent off the site (the row stays, marked deleted) and out of search.
 
     `torrent` must belong to `session`. The caller then stops the tracker serving it. The
-    audit log records who did it (its uploader, or staff).
+    audit log records who did it (its uploader, or staff), with `note` (a moderator's why).
     """
     torrent.deleted_at = utcnow()
     await search_index.remove(session, torrent.id)
     await audit.record(session, by, "torrent.delete", "torrent", info_hash(torrent),
-                       before={"title": torrent.title, "uploader_id": torrent.uploader_id})
+                       before={"title": torrent.title, "uploader_id": torrent.uploader_id},
+                       note=note)
 
 
 # --------------------------------------------------------------------------- download

@@ -111,3 +111,27 @@ class ListedTorrents:
             self.add(v1, v2)
             count += 1
         return count
+
+
+class TakenDown:
+    """Torrents removed following a legal notice: refused in every mode, whatever the lists
+    say, with a reason of their own. One set lookup per announce.
+
+    The site adds a torrent when staff accept a notice and removes it when they restore it;
+    at start-up swarmdex.node loads the standing takedowns from the database.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: set[bytes] = set()  # announced 20-byte hashes: v1 and truncated v2
+
+    def __contains__(self, info_hash: bytes) -> bool:
+        return info_hash in self._hashes
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def add(self, v1: bytes | None = None, v2: bytes | None = None) -> None:
+        self._hashes.update(h for h in (v1, v2[:20] if v2 else None) if h)
+
+    def remove(self, v1: bytes | None = None, v2: bytes | None = None) -> None:
+        self._hashes.difference_update(h for h in (v1, v2[:20] if v2 else None) if h)

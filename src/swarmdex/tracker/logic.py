@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from swarmdex.peerstore.base import PeerStore, StoreFull
 from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
-from swarmdex.tracker.hooks import Allowlist
+from swarmdex.tracker.hooks import Allowlist, TakenDown
 
 UNREGISTERED = "unregistered torrent: this tracker serves only torrents listed on its site"
 FULL = "tracker is at capacity, try again later"
+TAKEN_DOWN = "this torrent was removed following a legal notice"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +53,20 @@ class Tracker:
         *,
         clock: Callable[[], float] = time.time,
         rand: random.Random | None = None,
+        taken_down: TakenDown | None = None,
     ) -> None:
         self.store = store
         self.allowlist = allowlist
+        # Consulted before the allowlist, in every mode: see swarmdex.takedowns.
+        self.taken_down = taken_down if taken_down is not None else TakenDown()
         self.policy = policy or TrackerPolicy()
         self.clock = clock
         self.counters = Counters()
         self._random = (rand or random.Random()).random
+        # While it returns a text, every announce and scrape is refused with it as the
+        # `failure reason` (the site's closed mode: swarmdex.sitemode.services.tracker_gate).
+        # It must answer from memory: it is called on every request.
+        self.gate: Callable[[], str | None] | None = None
 
     async def announce(
         self, req: AnnounceRequest, source_ip: bytes, *, max_peers: int, other_family: bool
@@ -68,6 +76,12 @@ class Tracker:
         `max_peers` is what the transport can carry (a UDP answer must fit one datagram);
         `other_family` asks for the other address family's peers too (HTTP `peers6`).
         """
+        if self.gate is not None and (closed := self.gate()) is not None:
+            self.counters.refused += 1
+            raise ProtocolError(closed)
+        if req.info_hash in self.taken_down:
+            self.counters.refused += 1
+            raise ProtocolError(TAKEN_DOWN)
         key = self.allowlist.resolve(req.info_hash)
         if key is None:
             self.counters.refused += 1
@@ -104,11 +118,17 @@ class Tracker:
         )
 
     async def scrape(self, info_hashes: list[bytes]) -> list[SwarmCounts]:
-        """Counts for each hash, in order; hashes the tracker does not serve read as zeros."""
+        """Counts for each hash, in order; hashes the tracker does not serve read as zeros.
+        Raises ProtocolError while the gate refuses."""
+        if self.gate is not None and (closed := self.gate()) is not None:
+            self.counters.refused += 1
+            raise ProtocolError(closed)
         self.counters.scrapes += 1
         resolve = self.allowlist.resolve
+        taken_down = self.taken_down
         out = [SwarmCounts() for _ in info_hashes]
-        known = [(i, key) for i, h in enumerate(info_hashes) if (key := resolve(h)) is not None]
+        known = [(i, key) for i, h in enumerate(info_hashes)
+                 if h not in taken_down and (key := resolve(h)) is not None]
         if known:
             counts = await self.store.scrape([key for _, key in known], self.clock())
             for (i, _), c in zip(known, counts, strict=True):

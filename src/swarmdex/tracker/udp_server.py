@@ -158,6 +158,8 @@ class UdpTrackerServer:
                 pending = scrape.send(None)
             except StopIteration as done:
                 self._send(sock, addr, udp.encode_scrape(request.transaction_id, done.value))
+            except ProtocolError as exc:  # refused (the site is closed)
+                self._error(sock, addr, data, exc.message)
             else:
                 self._later(scrape, pending, sock, addr, data, request.transaction_id, None)
 

@@ -9,19 +9,26 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swarmdex import __version__
+from swarmdex.sitemode import services as sitemode
+from swarmdex.web.accesslog import AccessLogWriter
 from swarmdex.web.api import donations as donation_api
 from swarmdex.web.api import search as search_api
 from swarmdex.web.api import torrents as torrent_api
 from swarmdex.web.api import users as user_api
 from swarmdex.web.auth import LoginRequired, load_viewer, login_redirect
+from swarmdex.web.bans import Banned, NetworkBanned, refuse_banned
 from swarmdex.web.context import SiteContext
 from swarmdex.web.negotiation import JsonTwins
-from swarmdex.web.pages import accounts, admin, audit, browse, comments, feeds, home
+from swarmdex.web.pages import accounts, admin, audit, bans, browse, comments, feeds, home
 from swarmdex.web.pages import donations as donation_pages
+from swarmdex.web.pages import moderation as moderation_pages
 from swarmdex.web.pages import news as news_pages
+from swarmdex.web.pages import privacy as privacy_pages
 from swarmdex.web.pages import profiles as profile_pages
+from swarmdex.web.pages import takedowns as takedown_pages
 from swarmdex.web.pages import torrents as torrent_pages
 from swarmdex.web.security import SecurityHeaders
+from swarmdex.web.sitemode import SiteModeGate
 from swarmdex.web.templates import render
 
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
@@ -36,11 +43,14 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
         openapi_url="/api/v1/openapi.json",
         # Every page knows who is looking (request.state.viewer), for the header and forms.
         dependencies=[Depends(load_viewer)],
-        exception_handlers={LoginRequired: login_redirect},
+        exception_handlers={LoginRequired: login_redirect, Banned: refuse_banned,
+                            NetworkBanned: refuse_banned},
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(home.router)
+    app.include_router(moderation_pages.router)
+    app.include_router(bans.router)
     app.include_router(browse.router)
     app.include_router(feeds.router)
     app.include_router(search_api.router)
@@ -50,6 +60,10 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(audit.router)
     app.include_router(donation_pages.router)
     app.include_router(donation_api.router)
+    # The site mode (read-only, closed) at the door, read from the copy below; added first,
+    # so it runs after the refresh. The tracker reads the same copy (no query per announce).
+    app.add_middleware(SiteModeGate, ctx=ctx)
+    ctx.tracker.gate = sitemode.tracker_gate(ctx)
     # The admin page's settings (site name...) kept fresh in memory, so no page view queries
     # them: see swarmdex.sitecfg.services.
     app.add_middleware(admin.SiteConfigRefresh, ctx=ctx)
@@ -59,7 +73,11 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(torrent_pages.router)
     app.include_router(torrent_api.router)
     app.include_router(profile_pages.router)
+    app.include_router(takedown_pages.router)
     app.include_router(user_api.router)
+    app.include_router(privacy_pages.router)
+    if ctx.settings.access_log:  # off by default: then no request is recorded anywhere
+        app.add_middleware(AccessLogWriter, ctx=ctx)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -11,7 +11,8 @@ API routes take `user: ApiUser` (a Bearer token; 401 JSON otherwise).
 
 The browser holds the login session in the `sdx_session` cookie: HttpOnly (no script reads
 it), SameSite=Lax (other sites' forms do not carry it), Secure when the site is served over
-https. A disabled account counts as logged out everywhere, and its tokens stop working.
+https. A disabled account counts as logged out everywhere, and its tokens stop working; so do a
+banned account's tokens (403, with the reason), while the ban lasts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from swarmdex.accounts.services import has_role, session_user, token_user
 from swarmdex.db.models import Role, User
+from swarmdex.moderation.bans import active_ban
 from swarmdex.web.context import Ctx, SiteContext
 
 __all__ = [
@@ -120,12 +122,16 @@ async def api_user(
     async with ctx.db() as session:
         user = await token_user(session, token)
         await session.commit()  # the last-used time, when it was due
+        ban = await active_ban(session, user.id) if user is not None else None
     if user is None:
         raise HTTPException(
             401,
             "This API token is not valid: it was revoked, mistyped, or its account is disabled.",
             headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
         )
+    if ban is not None:  # the token works again once the ban ends
+        until = "for good" if ban.ends_at is None else f"until {ban.ends_at:%Y-%m-%d %H:%M} UTC"
+        raise HTTPException(403, f"This account is banned {until}. Reason: {ban.reason}")
     return user
 
 

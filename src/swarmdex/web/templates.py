@@ -66,10 +66,15 @@ ENV = _environment()
 
 def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     ctx = request.app.state.ctx
+    # The admin page's settings: an in-memory copy, no query per page.
+    config = sitecfg.cached(ctx)
     page = ENV.get_template(template).render(
         request=request,
-        # The admin page's name when it set one: an in-memory copy, no query per page.
-        site_name=sitecfg.cached(ctx).site_name,
+        site_name=config.site_name,
+        # The operator's banner (swarmdex.sitemode) and the mode, on every page.
+        site_notice=config.notice,
+        site_notice_level=config.notice_level,
+        site_mode=config.mode,
         viewer=getattr(request.state, "viewer", None),
         csrf_token=csrf_token(request),
         **values,

@@ -116,7 +116,9 @@ async def test_visitors_see_comments_and_a_link_to_log_in(tmp_path: Path) -> Non
         assert "Seeding <strong>all week</strong>." in item(page, comment_id)
         assert f'href="/login?next={PAGE}%23comments">Log in to comment</a>' in page
         assert f'action="{PAGE}/comments"' not in page
-        assert "/comments/" not in page  # no edit or remove forms for visitors
+        assert f"/comments/{comment_id}/edit" not in page  # no edit or remove forms for visitors
+        assert f"/comments/{comment_id}/delete" not in page
+        assert f'href="/comments/{comment_id}/report"' in page  # but anyone may report one
 
 
 @async_test

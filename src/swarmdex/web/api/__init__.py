@@ -22,6 +22,7 @@ _MEANINGS: Final = {
     409: "Conflicts with what is already on the site",
     413: "Request too large",
     422: "Invalid input",
+    451: "Removed following a legal notice",
 }
 
 

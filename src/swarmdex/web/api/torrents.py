@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from swarmdex.db.models import Torrent
 from swarmdex.sitecfg import services as site_config
+from swarmdex.takedowns import services as takedowns
 from swarmdex.torrents import services
 from swarmdex.torrents.fields import UploadError
 from swarmdex.torrents.forms import bounded_form, read_upload
 from swarmdex.web.api import PREFIX, ErrorOut, error_responses
 from swarmdex.web.auth import ApiUser
+from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.torrents import (
     download_path,
@@ -116,8 +118,9 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
     response_model=TorrentCreated,
     summary="Upload a torrent",
     openapi_extra=_UPLOAD_BODY,
+    dependencies=[Depends(refuse_banned_networks)],  # and ApiUser refuses banned accounts
     responses={
-        **error_responses(400, 401, 413, 422),
+        **error_responses(400, 401, 403, 413, 422),
         409: {"model": DuplicateOut, "description": "The torrent is already on the site"},
     },
 )
@@ -149,13 +152,16 @@ async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) 
     "/torrents/{info_hash}",
     response_model=TorrentOut,
     summary="One torrent",
-    responses=error_responses(404),
+    responses=error_responses(404, 451),
 )
 async def show(info_hash: str, ctx: Ctx) -> TorrentOut:
     """A torrent by its v1 hash, its v2 hash or its truncated v2 hash (hex)."""
     async with ctx.db() as session:
         torrent = await services.find(session, info_hash)
         if torrent is None:
+            removed = await takedowns.taken_down(session, services.parse_hash(info_hash))
+            if removed is not None:
+                raise HTTPException(451, takedowns.REMOVED.format(number=removed.notice_id))
             raise HTTPException(404, "No torrent on this site has that info hash.")
         files = await services.files(session, torrent, FILES_LISTED)
     counts = await swarm_counts(ctx, torrent)

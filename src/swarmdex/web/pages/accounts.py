@@ -32,7 +32,9 @@ from swarmdex.accounts.services import (
 )
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import User, fold_name
+from swarmdex.moderation.bans import active_ban
 from swarmdex.sitecfg.services import registration_open
+from swarmdex.takedowns import services as takedowns
 from swarmdex.web.auth import (
     SESSION_COOKIE,
     SESSION_LIFETIME,
@@ -42,6 +44,7 @@ from swarmdex.web.auth import (
     safe_next,
     set_session_cookie,
 )
+from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
@@ -60,6 +63,7 @@ DONE: Final = {
     "session": "That browser was logged out.",
     "sessions": "Every other browser was logged out.",
     "token": "The token was revoked. Programs using it can no longer sign in.",
+    "counter-notice": "Your counter-notice was sent. Staff will review it.",
 }
 
 FormText = Annotated[str, Form()]
@@ -91,7 +95,7 @@ async def _register_page(request: Request, ctx: SiteContext, status_code: int = 
                   **values)
 
 
-@router.post("/register", dependencies=CSRF)
+@router.post("/register", dependencies=[*CSRF, Depends(refuse_banned_networks)])
 async def register(
     request: Request,
     ctx: Ctx,
@@ -177,7 +181,10 @@ async def login(
     if user is None:
         return render(request, "accounts/login.html", status_code=400, name=name, error=error,
                       next=safe_next(next))
-    response = _go(safe_next(next))
+    # A banned account may log in, to read why (and until when) it cannot take part.
+    async with ctx.db() as session:
+        banned = await active_ban(session, user.id) is not None
+    response = _go("/banned" if banned else safe_next(next))
     set_session_cookie(response, ctx, cookie)
     return response
 
@@ -204,6 +211,7 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
     async with ctx.db() as session:
         sessions = await list_sessions(session, user)
         tokens = await list_tokens(session, user)
+        taken_down = await takedowns.for_uploader(session, user)
     current = request.cookies.get(SESSION_COOKIE)
     values.setdefault("errors", {})
     return render(
@@ -214,6 +222,7 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
         sessions=sessions,
         current_session=session_id(current) if current else None,
         tokens=tokens,
+        taken_down=taken_down,
         lifetime_days=SESSION_LIFETIME.days,
         **values,
     )

@@ -23,6 +23,8 @@ from swarmdex.db.engine import transaction
 from swarmdex.db.models import Role, User
 from swarmdex.sitecfg import services
 from swarmdex.sitecfg.services import CategoryError, ConfigError, SiteConfig
+from swarmdex.sitemode import services as sitemode
+from swarmdex.sitemode.rules import ModeError
 from swarmdex.web.auth import require_role
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.security import require_csrf
@@ -37,6 +39,7 @@ CategoryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 DONE: Final = {
     "settings": "Settings saved. They apply at once.",
+    "mode": "Site mode and notice saved. They apply at once, to the tracker too.",
     "added": "Category added.",
     "renamed": "Category renamed.",
     "moved": "Category moved.",
@@ -93,6 +96,7 @@ async def _page(
     errors: dict[str, str] | None = None,
     settings_form: dict[str, str] | None = None,
     add_form: dict[str, str] | None = None,
+    mode_form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     async with ctx.db() as session:
         # Straight from the database: the admin sees what is stored, not a cached copy.
@@ -114,6 +118,9 @@ async def _page(
             "upload_max": format_size(config.upload_max_bytes),
         },
         add_form=add_form or {"slug": "", "name": ""},
+        mode_form=mode_form or {
+            "mode": config.mode, "notice": config.notice, "notice_level": config.notice_level,
+        },
         format_size=format_size,
     )
 
@@ -148,6 +155,22 @@ async def save_settings(request: Request, ctx: Ctx, user: Admin) -> Response:
                            settings_form=typed)
     services.remember(ctx, config)  # committed: this process uses it from the next request on
     return _done("settings", "settings")
+
+
+@router.post("/admin/mode", dependencies=CSRF)
+async def save_mode(request: Request, ctx: Ctx, user: Admin) -> Response:
+    form = await request.form()
+    typed = {name: _text(form, name) for name in ("mode", "notice", "notice_level")}
+    try:
+        async with transaction(ctx.db) as session:
+            config = await sitemode.set_mode(session, ctx.settings, typed["mode"],
+                                             notice=typed["notice"],
+                                             level=typed["notice_level"] or "info", by=user)
+    except ModeError as exc:
+        return await _page(request, ctx, status_code=400, errors={"mode": str(exc)},
+                           mode_form=typed)
+    services.remember(ctx, config)  # this process, its pages and its tracker: at once
+    return _done("mode", "mode")
 
 
 @router.post("/admin/categories", dependencies=CSRF)

@@ -27,6 +27,7 @@ from swarmdex.db.engine import transaction
 from swarmdex.db.models import Torrent, User
 from swarmdex.torrents import services as torrents
 from swarmdex.web.auth import CurrentUser
+from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
@@ -160,7 +161,7 @@ def after_removal(place: Place, comment_id: int) -> RedirectResponse:
 
 
 @router.post("/t/{info_hash}/comments", dependencies=CSRF)
-async def add(request: Request, info_hash: str, ctx: Ctx, user: CurrentUser) -> Response:
+async def add(request: Request, info_hash: str, ctx: Ctx, user: Member) -> Response:
     async def locate(session: AsyncSession) -> tuple[Place, Torrent]:
         torrent = await torrents.find(session, info_hash)
         if torrent is None:
@@ -191,7 +192,7 @@ async def edit_page(request: Request, comment_id: CommentId, ctx: Ctx, user: Cur
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=CSRF)
-async def edit(request: Request, comment_id: CommentId, ctx: Ctx, user: CurrentUser) -> Response:
+async def edit(request: Request, comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
     async def write(session: AsyncSession, _: int, body: str) -> int:
         await services.edit(session, comment_id, editor=user, body=body)
         return comment_id

@@ -28,6 +28,7 @@ from swarmdex.news import services
 from swarmdex.news.models import NewsPost
 from swarmdex.news.services import PostForm
 from swarmdex.web.auth import CurrentUser, Viewer, require_role
+from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx
 from swarmdex.web.pages import comments
 from swarmdex.web.pages.comments import CommentId, Place
@@ -219,7 +220,7 @@ async def delete(post_id: PostId, ctx: Ctx, user: Staff) -> Response:
 
 
 @router.post("/news/{ref}/comments", dependencies=CSRF)
-async def add_comment(request: Request, ref: str, ctx: Ctx, user: CurrentUser) -> Response:
+async def add_comment(request: Request, ref: str, ctx: Ctx, user: Member) -> Response:
     post_id = _post_id(ref)
 
     async def locate(session: AsyncSession) -> tuple[Place, NewsPost]:

@@ -20,11 +20,13 @@ from swarmdex.db.engine import transaction
 from swarmdex.db.models import Torrent, User
 from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.sitecfg import services as site_config
+from swarmdex.takedowns import services as takedowns
 from swarmdex.torrents import services
 from swarmdex.torrents.fields import UploadError, UploadTooLarge
 from swarmdex.torrents.filetree import build_tree, is_single_file
 from swarmdex.torrents.forms import UploadForm, bounded_form, read_upload
 from swarmdex.web.auth import CurrentUser, Viewer
+from swarmdex.web.bans import Member, refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
@@ -53,6 +55,7 @@ async def publish(ctx: SiteContext, user: User, form: UploadForm, max_bytes: int
             tags=form.tags,
             anonymous=form.anonymous,
             max_size=max_bytes,
+            repeat_infringer_notices=ctx.settings.repeat_infringer_notices,
         )
     if ctx.listed is not None:
         ctx.listed.add(torrent.info_hash_v1, torrent.info_hash_v2)
@@ -93,16 +96,16 @@ async def swarm_counts(ctx: SiteContext, torrent: Torrent) -> SwarmCounts:
 # --------------------------------------------------------------------------- upload
 
 
-@router.get("/upload", response_class=HTMLResponse)
-async def upload_page(request: Request, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
+@router.get("/upload", response_class=HTMLResponse, dependencies=[Depends(refuse_banned_networks)])
+async def upload_page(request: Request, ctx: Ctx, user: Member) -> HTMLResponse:
     # The "anonymous" box starts ticked for those who chose so on their profile; after a
     # refused upload the form shows what was sent instead.
     values = {"anonymous": "1"} if user.anonymous_by_default else None
     return await _upload_form(request, ctx, values=values)
 
 
-@router.post("/upload", response_class=HTMLResponse)
-async def upload(request: Request, ctx: Ctx, user: CurrentUser) -> Response:
+@router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(refuse_banned_networks)])
+async def upload(request: Request, ctx: Ctx, user: Member) -> Response:
     # No declared form fields: the body is read through bounded_form, under the limit.
     max_bytes = await site_config.upload_limit(ctx)
     values: dict[str, str] = {}
@@ -155,6 +158,9 @@ def _text_values(form: FormData) -> dict[str, str]:
 async def download(info_hash: str, ctx: Ctx) -> Response:
     async with ctx.db() as session:
         torrent = await services.find(session, info_hash)
+        removed = await takedowns.taken_down(session, services.parse_hash(info_hash)) if torrent is None else None
+    if removed is not None:
+        raise HTTPException(451, takedowns.REMOVED.format(number=removed.notice_id))
     if torrent is None:
         raise HTTPException(404)
     return Response(
@@ -181,7 +187,10 @@ async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> 
     async with ctx.db() as session:
         torrent = await services.find(session, info_hash)
         if torrent is None:
-            raise HTTPException(404)
+            removed = await takedowns.taken_down(session, services.parse_hash(info_hash))
+            if removed is None:
+                raise HTTPException(404)
+            return render(request, "takedowns/stub.html", status_code=451, item=removed)
         canonical = services.info_hash(torrent)
         if info_hash != canonical:
             # The v2 hash, its truncated form or upper case: one address per torrent.

@@ -1,0 +1,53 @@
+"""The optional access log: one file a day, DATA_DIR/logs/access-YYYY-MM-DD.log (UTC).
+
+A line is `ISO-TIME TRUNCATED-ADDRESS METHOD PATH STATUS`: the path without its query string
+(search words stay out of it), the address truncated (`addresses.truncate_ip`) before it is
+formatted. Written only when the `access_log` setting is on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Final
+
+from swarmdex.privacy.addresses import truncate_ip
+
+__all__ = ["LOG_DIR", "AccessLog", "file_day", "log_dir"]
+
+LOG_DIR: Final = "logs"
+_NAME: Final = re.compile(r"access-(\d{4}-\d{2}-\d{2})\.log")
+_UNSAFE: Final = re.compile(r"[\x00-\x20\x7f]")
+
+
+def log_dir(data_dir: Path) -> Path:
+    return data_dir / LOG_DIR
+
+
+def file_day(path: Path) -> dt.date | None:
+    """The day an access log file is for, from its name; None for any other file."""
+    match = _NAME.fullmatch(path.name)
+    if match is None:
+        return None
+    try:
+        return dt.date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+class AccessLog:
+    """Appends lines to the day's file. Each line is written with its own open and close:
+    no file stays open, and a file the purge deleted is simply started again."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.directory = log_dir(data_dir)
+
+    def write(self, address: str | bytes, method: str, path: str, status: int,
+              now: dt.datetime | None = None) -> None:
+        now = now or dt.datetime.now(dt.UTC)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = (f"{now.isoformat(timespec='seconds')} {truncate_ip(address)} "
+                f"{_UNSAFE.sub('_', method)[:16]} {_UNSAFE.sub('_', path)[:512]} {status}\n")
+        with (self.directory / f"access-{now.date().isoformat()}.log").open("a", encoding="utf-8") as f:
+            f.write(line)

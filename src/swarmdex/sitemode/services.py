@@ -1,0 +1,107 @@
+"""Set the site mode and the notice (admin page and CLI), and answer the tracker's question
+"is the site closed?" from the in-memory copy.
+
+Values live in `site_settings` under `sitecfg.services.KEY_MODE`, `KEY_NOTICE` and
+`KEY_NOTICE_LEVEL`; a row exists only while it differs from the default (open, no notice).
+Callers in a running site call `sitecfg.services.remember` with the returned config once the
+transaction has committed; other processes (and the CLI's changes) are picked up within
+`sitecfg.services.REFRESH_SECONDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from swarmdex.audit import services as audit
+from swarmdex.db.models import User
+from swarmdex.markup import plain_text
+from swarmdex.settings import Settings
+from swarmdex.sitecfg import services as sitecfg
+from swarmdex.sitecfg.models import SiteSetting
+from swarmdex.sitecfg.services import KEY_MODE, KEY_NOTICE, KEY_NOTICE_LEVEL, Site, SiteConfig
+from swarmdex.sitemode.rules import check_level, check_mode, check_notice, tracker_notice
+
+__all__ = ["clear_notice", "set_mode", "set_notice", "tracker_gate"]
+
+_DEFAULTS = {KEY_MODE: "open", KEY_NOTICE: "", KEY_NOTICE_LEVEL: "info"}
+
+
+async def _put(session: AsyncSession, key: str, value: str) -> None:
+    row = await session.get(SiteSetting, key)
+    if value == _DEFAULTS[key]:
+        if row is not None:
+            await session.delete(row)
+    elif row is None:
+        session.add(SiteSetting(key=key, value=value))
+    elif row.value != value:
+        row.value = value
+    await session.flush()
+
+
+async def _record(session: AsyncSession, by: User | None, action: str,
+                  before: SiteConfig, after: SiteConfig, names: tuple[str, ...]) -> None:
+    changed = [n for n in names if getattr(before, n) != getattr(after, n)]
+    if changed:
+        await audit.record(session, by, action, "site", "settings",
+                           before={n: getattr(before, n) for n in changed},
+                           after={n: getattr(after, n) for n in changed})
+
+
+async def set_mode(session: AsyncSession, settings: Settings, mode: str, *,
+                   notice: str | None = None, level: str | None = None,
+                   by: User | None = None) -> SiteConfig:
+    """Put the site in `mode` (open, read-only, closed), with a new notice if given.
+    Raises ModeError, changing nothing, on an unusable value."""
+    wanted = check_mode(mode)
+    text = None if notice is None else check_notice(notice)
+    wanted_level = None if level is None else check_level(level)
+    before = await sitecfg.effective(session, settings)
+    await _put(session, KEY_MODE, wanted)
+    if text is not None:
+        await _put(session, KEY_NOTICE, text)
+    if wanted_level is not None:
+        await _put(session, KEY_NOTICE_LEVEL, wanted_level)
+    after = await sitecfg.effective(session, settings)
+    await _record(session, by, "settings.mode", before, after, ("mode", "notice", "notice_level"))
+    return after
+
+
+async def set_notice(session: AsyncSession, settings: Settings, text: str, *,
+                     level: str = "info", by: User | None = None) -> SiteConfig:
+    """Show `text` (Markdown) in a banner on every page; an empty text removes it."""
+    wanted = check_notice(text)
+    wanted_level = check_level(level)
+    before = await sitecfg.effective(session, settings)
+    await _put(session, KEY_NOTICE, wanted)
+    await _put(session, KEY_NOTICE_LEVEL, wanted_level if wanted else "info")
+    after = await sitecfg.effective(session, settings)
+    await _record(session, by, "settings.notice", before, after, ("notice", "notice_level"))
+    return after
+
+
+async def clear_notice(session: AsyncSession, settings: Settings, *,
+                       by: User | None = None) -> SiteConfig:
+    """Remove the banner."""
+    return await set_notice(session, settings, "", by=by)
+
+
+def tracker_gate(site: Site) -> Callable[[], str | None]:
+    """For `Tracker.gate`: the `failure reason` while the site is closed, else None.
+
+    It reads the in-memory copy (`sitecfg.cached`): no query, no I/O per announce. The plain
+    text of a notice is computed once per notice, not per announce."""
+    memo: dict[str, str] = {}
+
+    def gate() -> str | None:
+        config = sitecfg.cached(site)
+        if config.mode != "closed":
+            return None
+        reason = memo.get(config.notice)
+        if reason is None:
+            memo.clear()
+            reason = memo[config.notice] = tracker_notice(plain_text(config.notice))
+        return reason
+
+    return gate

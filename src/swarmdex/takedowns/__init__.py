@@ -1,0 +1,1 @@
+"""Notice-and-takedown: legal notices, staff decisions, counter-notices, transparency."""
