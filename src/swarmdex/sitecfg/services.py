@@ -275,6 +275,20 @@ _copies: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], _Copy] = (
 )
 
 
+# Callbacks told of every change of a site's settings (see `watch`), per database like
+# the copies.
+_watchers: weakref.WeakKeyDictionary[
+    async_sessionmaker[AsyncSession], list[Callable[[SiteConfig], None]]
+] = weakref.WeakKeyDictionary()
+
+
+def watch(site: Site, callback: Callable[[SiteConfig], None]) -> None:
+    """Call `callback` with the settings now and again whenever this process's copy
+    changes: for what must not look them up itself, like the tracker's hot path."""
+    _watchers.setdefault(site.db, []).append(callback)
+    callback(cached(site))
+
+
 def cached(site: Site) -> SiteConfig:
     """The settings as last read, without any I/O (the configuration's before the first read)."""
     copy = _copies.get(site.db)
@@ -322,12 +336,16 @@ def remember(site: Site, config: SiteConfig) -> None:
 
 
 def _keep(site: Site, config: SiteConfig, fresh_for: float, generation: int) -> None:
+    changed = cached(site) != config
     _copies[site.db] = _Copy(
         settings=site.settings,
         config=config,
         fresh_until=time.monotonic() + fresh_for,
         generation=generation,
     )
+    if changed:
+        for callback in _watchers.get(site.db, ()):
+            callback(config)
 
 
 async def registration_open(site: Site) -> bool:

@@ -10,8 +10,6 @@ transaction has committed; other processes (and the CLI's changes) are picked up
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.audit import services as audit
@@ -20,10 +18,10 @@ from swarmdex.markup import plain_text
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.sitecfg.models import SiteSetting
-from swarmdex.sitecfg.services import KEY_MODE, KEY_NOTICE, KEY_NOTICE_LEVEL, Site, SiteConfig
+from swarmdex.sitecfg.services import KEY_MODE, KEY_NOTICE, KEY_NOTICE_LEVEL, SiteConfig
 from swarmdex.sitemode.rules import check_level, check_mode, check_notice, tracker_notice
 
-__all__ = ["clear_notice", "set_mode", "set_notice", "tracker_gate"]
+__all__ = ["clear_notice", "closed_reason", "set_mode", "set_notice"]
 
 _DEFAULTS = {KEY_MODE: "open", KEY_NOTICE: "", KEY_NOTICE_LEVEL: "info"}
 
@@ -87,21 +85,10 @@ async def clear_notice(session: AsyncSession, settings: Settings, *,
     return await set_notice(session, settings, "", by=by)
 
 
-def tracker_gate(site: Site) -> Callable[[], str | None]:
-    """For `Tracker.gate`: the `failure reason` while the site is closed, else None.
-
-    It reads the in-memory copy (`sitecfg.cached`): no query, no I/O per announce. The plain
-    text of a notice is computed once per notice, not per announce."""
-    memo: dict[str, str] = {}
-
-    def gate() -> str | None:
-        config = sitecfg.cached(site)
-        if config.mode != "closed":
-            return None
-        reason = memo.get(config.notice)
-        if reason is None:
-            memo.clear()
-            reason = memo[config.notice] = tracker_notice(plain_text(config.notice))
-        return reason
-
-    return gate
+def closed_reason(config: SiteConfig) -> str | None:
+    """The tracker's `failure reason` while the site is closed, else None. The tracker
+    holds it as an attribute, set through `sitecfg.services.watch` whenever the mode or the
+    notice changes, so an announce costs one attribute read, not a lookup."""
+    if config.mode != "closed":
+        return None
+    return tracker_notice(plain_text(config.notice))

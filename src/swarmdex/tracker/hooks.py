@@ -122,16 +122,17 @@ class TakenDown:
     """
 
     def __init__(self) -> None:
-        self._hashes: set[bytes] = set()  # announced 20-byte hashes: v1 and truncated v2
+        # Announced 20-byte hashes: v1 and truncated v2. The tracker reads this very set.
+        self.hashes: set[bytes] = set()
 
     def __contains__(self, info_hash: bytes) -> bool:
-        return info_hash in self._hashes
+        return info_hash in self.hashes
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return len(self.hashes)
 
     def add(self, v1: bytes | None = None, v2: bytes | None = None) -> None:
-        self._hashes.update(h for h in (v1, v2[:20] if v2 else None) if h)
+        self.hashes.update(h for h in (v1, v2[:20] if v2 else None) if h)
 
     def remove(self, v1: bytes | None = None, v2: bytes | None = None) -> None:
-        self._hashes.difference_update(h for h in (v1, v2[:20] if v2 else None) if h)
+        self.hashes.difference_update(h for h in (v1, v2[:20] if v2 else None) if h)

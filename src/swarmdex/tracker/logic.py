@@ -63,10 +63,10 @@ class Tracker:
         self.clock = clock
         self.counters = Counters()
         self._random = (rand or random.Random()).random
-        # While it returns a text, every announce and scrape is refused with it as the
-        # `failure reason` (the site's closed mode: swarmdex.sitemode.services.tracker_gate).
-        # It must answer from memory: it is called on every request.
-        self.gate: Callable[[], str | None] | None = None
+        self._taken = self.taken_down.hashes  # the set itself: one lookup per announce
+        # While set, every announce and scrape is refused with it as the `failure reason`
+        # (the site's closed mode: swarmdex.sitemode.services.closed_reason).
+        self.closed: str | None = None
 
     async def announce(
         self, req: AnnounceRequest, source_ip: bytes, *, max_peers: int, other_family: bool
@@ -76,10 +76,10 @@ class Tracker:
         `max_peers` is what the transport can carry (a UDP answer must fit one datagram);
         `other_family` asks for the other address family's peers too (HTTP `peers6`).
         """
-        if self.gate is not None and (closed := self.gate()) is not None:
+        if self.closed is not None:
             self.counters.refused += 1
-            raise ProtocolError(closed)
-        if req.info_hash in self.taken_down:
+            raise ProtocolError(self.closed)
+        if req.info_hash in self._taken:
             self.counters.refused += 1
             raise ProtocolError(TAKEN_DOWN)
         key = self.allowlist.resolve(req.info_hash)
@@ -120,12 +120,12 @@ class Tracker:
     async def scrape(self, info_hashes: list[bytes]) -> list[SwarmCounts]:
         """Counts for each hash, in order; hashes the tracker does not serve read as zeros.
         Raises ProtocolError while the gate refuses."""
-        if self.gate is not None and (closed := self.gate()) is not None:
+        if self.closed is not None:
             self.counters.refused += 1
-            raise ProtocolError(closed)
+            raise ProtocolError(self.closed)
         self.counters.scrapes += 1
         resolve = self.allowlist.resolve
-        taken_down = self.taken_down
+        taken_down = self._taken
         out = [SwarmCounts() for _ in info_hashes]
         known = [(i, key) for i, h in enumerate(info_hashes)
                  if h not in taken_down and (key := resolve(h)) is not None]
