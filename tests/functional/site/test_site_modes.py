@@ -79,6 +79,9 @@ async def test_read_only_closes_writes_and_keeps_reading(tmp_path: Path) -> None
             assert (await anonymous.get(path)).status_code == 200, path
         download = await anonymous.get(page + ".torrent")
         assert decode(download.content)[b"info"]
+        # The header offers no door that is closed.
+        assert 'href="/register"' not in home
+        assert 'href="/upload"' not in (await alice.get("/")).text
 
         closed_upload = await alice.get("/upload")
         assert closed_upload.status_code == 503
@@ -100,6 +103,8 @@ async def test_read_only_closes_writes_and_keeps_reading(tmp_path: Path) -> None
 
         await set_mode(admin, "open")
         assert (await alice.get("/upload")).status_code == 200
+        assert 'href="/upload"' in (await alice.get("/")).text
+        assert 'href="/register"' in (await anonymous.get("/")).text
         assert "site-notice" not in (await anonymous.get("/")).text
         assert (await audit_actions(site)).count("settings.mode") == 2
 
