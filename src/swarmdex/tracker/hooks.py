@@ -42,17 +42,23 @@ class EitherList:
 
 
 class ListedTorrents:
-    """`listed` mode: only the torrents added here are served."""
+    """`listed` mode: only the torrents added here are served.
+
+    A site may list millions of torrents, so this keeps one dict entry per announced hash
+    (hash -> swarm key) and a second, small dict only for hybrids (each of the two hashes ->
+    the other), instead of a tuple per torrent.
+    """
 
     def __init__(self) -> None:
         self._keys: dict[bytes, bytes] = {}  # announced 20-byte hash -> swarm key
-        self._hashes: dict[bytes, tuple[bytes, ...]] = {}  # swarm key -> its announced hashes
+        self._partner: dict[bytes, bytes] = {}  # a hybrid's hash -> its other hash
+        self._count = 0
 
     def resolve(self, info_hash: bytes) -> bytes | None:
         return self._keys.get(info_hash)
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return self._count
 
     def add(self, v1: bytes | None = None, v2: bytes | None = None) -> bytes:
         """Serve a torrent by its v1 (20-byte) and/or v2 (32-byte) hash; return its swarm key."""
@@ -60,14 +66,16 @@ class ListedTorrents:
             v2 is not None and len(v2) != 32
         ):
             raise ValueError("need a 20-byte v1 hash and/or a 32-byte v2 hash")
-        hashes = tuple(h for h in (v1, v2[:20] if v2 else None) if h)
+        hashes = [h for h in (v1, v2[:20] if v2 else None) if h]
         for h in hashes:
             if h in self._keys:
                 self.remove(h)  # re-adding replaces, it never leaves half a torrent behind
         key = hashes[0]
         for h in hashes:
             self._keys[h] = key
-        self._hashes[key] = hashes
+        if len(hashes) == 2:
+            self._partner[hashes[0]], self._partner[hashes[1]] = hashes[1], hashes[0]
+        self._count += 1
         return key
 
     def remove(self, v1: bytes | None = None, v2: bytes | None = None) -> bytes | None:
@@ -76,16 +84,21 @@ class ListedTorrents:
         for h in (v1, v2[:20] if v2 else None):
             key = self._keys.get(h) if h else None
             if key is not None:
-                for announced in self._hashes.pop(key):
-                    del self._keys[announced]
+                partner = self._partner.pop(key, None)
+                if partner is not None:
+                    del self._partner[partner]
+                    del self._keys[partner]
+                del self._keys[key]
+                self._count -= 1
                 return key
         return None
 
     def replace(self, other: ListedTorrents) -> set[bytes]:
         """Serve exactly what `other` serves; return the swarm keys no longer served."""
-        gone = set(self._hashes) - set(other._hashes)
+        gone = set(self._keys.values()) - set(other._keys.values())
         self._keys = dict(other._keys)
-        self._hashes = dict(other._hashes)
+        self._partner = dict(other._partner)
+        self._count = other._count
         return gone
 
     def load(self, path: Path) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from swarmdex.tracker.hooks import ListedTorrents, OpenTracker
 
@@ -135,3 +137,41 @@ def test_load_names_the_bad_line(tmp_path: Path, line: str, problem: str) -> Non
     with pytest.raises(ValueError, match=f"{path}:3: ") as caught:
         ListedTorrents().load(path)
     assert problem in str(caught.value)
+
+
+_torrents = st.sampled_from(range(6))  # a small pool, so adds and removes meet
+
+
+@given(st.lists(st.tuples(st.sampled_from(["add", "remove_v1", "remove_v2"]), _torrents,
+                          st.sampled_from(["v1", "v2", "hybrid"])), max_size=40))
+def test_listed_torrents_agree_with_a_plain_model(steps: list[tuple[str, int, str]]) -> None:
+    """Any run of adds and removes serves what a map of torrent -> hashes says it should."""
+    listed = ListedTorrents()
+    model: dict[int, tuple[bytes | None, bytes | None]] = {}  # torrent -> (v1, v2) served
+    for step, (action, n, kind) in enumerate(steps):
+        v1 = bytes([n]) * 20 if kind != "v2" else None
+        v2 = bytes([n + 100]) * 32 if kind != "v1" else None
+        if action == "add":
+            # Re-adding replaces whatever served any of these hashes.
+            for other, (o1, o2) in list(model.items()):
+                if (v1 is not None and o1 == v1) or (v2 is not None and o2 == v2):
+                    del model[other]
+            listed.add(v1, v2)
+            model[step] = (v1, v2)
+        else:
+            gone = bytes([n]) * 20 if action == "remove_v1" else None
+            gone2 = bytes([n + 100]) * 32 if action == "remove_v2" else None
+            listed.remove(gone, gone2)
+            for other, (o1, o2) in list(model.items()):
+                if (gone is not None and o1 == gone) or (gone2 is not None and o2 == gone2):
+                    del model[other]
+        assert len(listed) == len(model)
+        for o1, o2 in model.values():
+            key = o1 if o1 is not None else o2[:20]  # type: ignore[index]
+            assert listed.resolve(key) == key
+            if o2 is not None:
+                assert listed.resolve(o2[:20]) == key
+    served = {h for o1, o2 in model.values() for h in (o1, o2[:20] if o2 else None) if h}
+    for n in range(6):
+        for h in (bytes([n]) * 20, bytes([n + 100]) * 20):
+            assert (listed.resolve(h) is not None) == (h in served)
