@@ -25,7 +25,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -59,10 +59,12 @@ __all__ = [
     "delete_category",
     "effective",
     "move_category",
+    "record_change",
     "refresh",
     "registration_open",
     "remember",
     "rename_category",
+    "store_override",
     "update",
     "upload_limit",
 ]
@@ -237,25 +239,36 @@ async def update(
     )
     base = defaults(settings)
     before = await effective(session, settings)
-    existing = {row.key: row for row in (await session.scalars(select(SiteSetting))).all()}
     for key in _FIELDS:
-        value = _stored(key, wanted)
-        row = existing.get(key)
-        if value == _stored(key, base):
-            if row is not None:
-                await session.delete(row)
-        elif row is None:
-            session.add(SiteSetting(key=key, value=value))
-        elif row.value != value:
-            row.value = value
-    await session.flush()
+        await store_override(session, key, _stored(key, wanted), _stored(key, base))
     after = await effective(session, settings)
-    changed = [name for name, _ in _FIELDS.values() if getattr(before, name) != getattr(after, name)]
+    await record_change(session, by, "settings.change", before, after,
+                        [name for name, _ in _FIELDS.values()])
+    return after
+
+
+async def store_override(session: AsyncSession, key: str, value: object, default: object) -> None:
+    """Keep `value` for `key` as an override of `default`: a value equal to the default is
+    stored as no row at all, so a later change of the configuration takes effect for it."""
+    row = await session.get(SiteSetting, key)
+    if value == default:
+        if row is not None:
+            await session.delete(row)
+    elif row is None:
+        session.add(SiteSetting(key=key, value=value))
+    elif row.value != value:
+        row.value = value
+    await session.flush()
+
+
+async def record_change(session: AsyncSession, by: User | None, action: str, before: SiteConfig,
+                        after: SiteConfig, names: Sequence[str]) -> None:
+    """Audit a settings change: the fields among `names` that differ, before and after."""
+    changed = [name for name in names if getattr(before, name) != getattr(after, name)]
     if changed:
-        await audit.record(session, by, "settings.change", "site", "settings",
+        await audit.record(session, by, action, "site", "settings",
                            before={name: getattr(before, name) for name in changed},
                            after={name: getattr(after, name) for name in changed})
-    return after
 
 
 # The per-process copy (see the module docstring).

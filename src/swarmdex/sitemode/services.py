@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from swarmdex.audit import services as audit
 from swarmdex.db.models import User
 from swarmdex.markup import plain_text
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
-from swarmdex.sitecfg.models import SiteSetting
 from swarmdex.sitecfg.services import KEY_MODE, KEY_NOTICE, KEY_NOTICE_LEVEL, SiteConfig
 from swarmdex.sitemode.rules import check_level, check_mode, check_notice, tracker_notice
 
@@ -27,24 +25,7 @@ _DEFAULTS = {KEY_MODE: "open", KEY_NOTICE: "", KEY_NOTICE_LEVEL: "info"}
 
 
 async def _put(session: AsyncSession, key: str, value: str) -> None:
-    row = await session.get(SiteSetting, key)
-    if value == _DEFAULTS[key]:
-        if row is not None:
-            await session.delete(row)
-    elif row is None:
-        session.add(SiteSetting(key=key, value=value))
-    elif row.value != value:
-        row.value = value
-    await session.flush()
-
-
-async def _record(session: AsyncSession, by: User | None, action: str,
-                  before: SiteConfig, after: SiteConfig, names: tuple[str, ...]) -> None:
-    changed = [n for n in names if getattr(before, n) != getattr(after, n)]
-    if changed:
-        await audit.record(session, by, action, "site", "settings",
-                           before={n: getattr(before, n) for n in changed},
-                           after={n: getattr(after, n) for n in changed})
+    await sitecfg.store_override(session, key, value, _DEFAULTS[key])
 
 
 async def set_mode(session: AsyncSession, settings: Settings, mode: str, *,
@@ -62,7 +43,8 @@ async def set_mode(session: AsyncSession, settings: Settings, mode: str, *,
     if wanted_level is not None:
         await _put(session, KEY_NOTICE_LEVEL, wanted_level)
     after = await sitecfg.effective(session, settings)
-    await _record(session, by, "settings.mode", before, after, ("mode", "notice", "notice_level"))
+    await sitecfg.record_change(session, by, "settings.mode", before, after,
+                                ("mode", "notice", "notice_level"))
     return after
 
 
@@ -75,7 +57,7 @@ async def set_notice(session: AsyncSession, settings: Settings, text: str, *,
     await _put(session, KEY_NOTICE, wanted)
     await _put(session, KEY_NOTICE_LEVEL, wanted_level if wanted else "info")
     after = await sitecfg.effective(session, settings)
-    await _record(session, by, "settings.notice", before, after, ("notice", "notice_level"))
+    await sitecfg.record_change(session, by, "settings.notice", before, after, ("notice", "notice_level"))
     return after
 
 
