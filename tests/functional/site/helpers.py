@@ -16,13 +16,11 @@ password hash and no rate-limited login. `post_form` adds the CSRF field.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, ParamSpec
+from typing import Any, Final
 
 import httpx
 
@@ -38,6 +36,7 @@ from swarmdex.web.app import create_app
 from swarmdex.web.auth import SESSION_COOKIE, SESSION_LIFETIME
 from swarmdex.web.context import SiteContext
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
+from tests.support.aio import async_test as async_test
 
 __all__ = [
     "BASE_URL",
@@ -52,18 +51,6 @@ __all__ = [
 BASE_URL: Final = "http://testserver"
 PASSWORD: Final = "correct horse battery staple"
 COOKIE_DOMAIN: Final = "testserver.local"  # how http.cookiejar names a dotless host
-
-P = ParamSpec("P")
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an `async def` test on a fresh event loop (fixtures still work)."""
-
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 @dataclass

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ParamSpec
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.db import create_engine, database_url, session_factory
 from swarmdex.db.migrate import upgrade
-
-P = ParamSpec("P")
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an `async def` test on a fresh event loop (fixtures still work)."""
-
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
+from tests.support.aio import async_test as async_test
 
 
 @asynccontextmanager

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,16 +15,7 @@ import swarmdex.comments.models  # noqa: F401  (the comments table on Base.metad
 from swarmdex.db import create_engine, database_url, session_factory, transaction
 from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Category, Role, Torrent, User, swarm_key
-
-P = ParamSpec("P")
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
+from tests.support.aio import async_test as async_test
 
 
 @pytest.fixture

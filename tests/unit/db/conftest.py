@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, ParamSpec
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from swarmdex.db import create_engine, database_url
 from swarmdex.db.migrate import upgrade
-
-P = ParamSpec("P")
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an `async def` test on a fresh event loop (fixtures still work)."""
-
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
+from tests.support.aio import async_test as async_test
 
 
 @pytest.fixture

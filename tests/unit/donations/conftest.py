@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final, ParamSpec
+from typing import Any, Final
 
 import pytest
 from sqlalchemy import func, select
@@ -21,17 +19,9 @@ from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, User
 from swarmdex.donations import services
 from swarmdex.donations.models import Campaign, Donation, Period
+from tests.support.aio import async_test as async_test
 
-P = ParamSpec("P")
 CAP: Final = Decimal("100000")
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 def at(day: str, time: str = "12:00") -> datetime:

@@ -3,15 +3,13 @@ a migrated SQLite database, categories, torrents with files and tags, indexed fo
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import hashlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, ParamSpec
+from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,21 +19,11 @@ from swarmdex.db.engine import create_engine, database_url, session_factory, tra
 from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Category, Tag, Torrent, TorrentFile, User
 from swarmdex.search.services import index_torrent
+from tests.support.aio import async_test as async_test
 
-P = ParamSpec("P")
 EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 CATEGORIES: Final = (("linux", "Linux"), ("films", "Films"), ("music", "Music"))
 _serial = itertools.count(1)
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an `async def` test on a fresh event loop (fixtures still work)."""
-
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 @asynccontextmanager

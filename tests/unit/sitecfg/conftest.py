@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,16 +15,7 @@ import swarmdex.sitecfg.models  # noqa: F401  (the site_settings table on Base.m
 from swarmdex.db import create_engine, database_url, session_factory
 from swarmdex.db.migrate import upgrade
 from swarmdex.settings import Settings
-
-P = ParamSpec("P")
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
+from tests.support.aio import async_test as async_test
 
 
 @pytest.fixture

@@ -5,15 +5,13 @@ Also used by tests/functional/site/test_torrents.py.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import random
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ParamSpec
+from typing import Any
 
 import httpx
 import libtorrent as lt
@@ -33,23 +31,12 @@ from swarmdex.web.app import create_app
 from swarmdex.web.auth import SESSION_COOKIE
 from swarmdex.web.context import SiteContext
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
-
-P = ParamSpec("P")
+from tests.support.aio import async_test as async_test
 
 SITE_TRACKERS = ["http://tracker.test:8080/announce", "udp://tracker.test:6969/announce"]
 CSRF = "c" * 43  # what SecurityHeaders accepts as a token: 43 characters
 
 _VERSIONS = {"v1": lt.create_torrent.v1_only, "v2": lt.create_torrent.v2_only, "hybrid": 0}
-
-
-def async_test(test: Callable[P, Coroutine[Any, Any, None]]) -> Callable[P, None]:
-    """Run an `async def` test on a fresh event loop (fixtures still work)."""
-
-    @functools.wraps(test)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
 
 
 def build_torrent(
