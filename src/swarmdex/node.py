@@ -12,7 +12,7 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -40,6 +40,7 @@ log = logging.getLogger("swarmdex")
 SECRET_FILE = "secret.key"
 ALLOWLIST_POLL = 1.0  # seconds between checks of the allowlist file's mtime
 PURGE_EVERY = 24 * 3600.0  # seconds between purges of what passed its retention
+STOP_GRACE = 5.0  # seconds a background round may take to finish at shutdown
 
 
 def prepare_data_dir(data_dir: Path) -> bytes:
@@ -153,6 +154,7 @@ class Node:
         self.site: SiteProtocols | None = None
         self.urls: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
 
     def _transport_counters(self) -> dict[str, int]:
         udp = {f"udp_{k}": v for k, v in asdict(self.udp.counters).items()}
@@ -212,52 +214,64 @@ class Node:
         )
         self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
         self.http.site = self.site
-        self._tasks.append(asyncio.create_task(self._collect_garbage()))
+        self._every(s.gc_interval, self._collect_garbage)
         # The admin settings (site mode...) kept fresh even without page views: the tracker
         # reads the mode from that copy, and a `swarmdex site mode` must reach it.
         await sitecfg.refresh(ctx)
-        self._tasks.append(asyncio.create_task(self._refresh_site_config(ctx)))
-        self._tasks.append(asyncio.create_task(self._purge_daily(sessions)))
+        self._every(sitecfg.REFRESH_SECONDS, lambda: sitecfg.current(ctx))
+        self._every(PURGE_EVERY, lambda: self._purge(sessions), now=True)
         if self.allowlist_file is not None:
-            self._tasks.append(asyncio.create_task(self._watch_allowlist()))
+            self._every(ALLOWLIST_POLL, self._watch_allowlist)
         return lines
 
+    def _every(self, seconds: float, work: Callable[[], Awaitable[object]], *,
+               now: bool = False) -> None:
+        """Run `work` every `seconds` (and at once if `now`) until `stop`.
+
+        `stop` lets a round finish instead of cancelling it: a database call cancelled
+        half-way leaves its pooled connection mid-rollback, which SQLAlchemy reports as an
+        error at every shutdown that lands there."""
+
+        async def loop() -> None:
+            if now:
+                await work()
+            while True:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), seconds)
+                    return
+                except TimeoutError:
+                    await work()
+
+        self._tasks.append(asyncio.create_task(loop()))
+
     async def _collect_garbage(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.gc_interval)
-            try:
-                await self.store.collect_garbage(time.time())
-            except Exception:  # a failed sweep is retried next time; the tracker keeps serving
-                log.exception("peer expiry sweep failed")
+        try:
+            await self.store.collect_garbage(time.time())
+        except Exception:  # a failed sweep is retried next time; the tracker keeps serving
+            log.exception("peer expiry sweep failed")
 
-    async def _refresh_site_config(self, ctx: SiteContext) -> None:
-        while True:
-            await asyncio.sleep(sitecfg.REFRESH_SECONDS)
-            await sitecfg.current(ctx)  # logs and keeps the last values on a database error
-
-    async def _purge_daily(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    async def _purge(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Delete what passed its retention (swarmdex.privacy.purge): at start, then daily."""
-        while True:
-            try:
-                done = await purge(sessions, self.settings)
-                log.info("purge: %s", "; ".join(done.lines()))
-            except Exception:  # retried tomorrow; the site and tracker keep serving
-                log.exception("daily purge failed")
-            await asyncio.sleep(PURGE_EVERY)
+        try:
+            done = await purge(sessions, self.settings)
+            log.info("purge: %s", "; ".join(done.lines()))
+        except Exception:  # retried tomorrow; the site and tracker keep serving
+            log.exception("daily purge failed")
 
     async def _watch_allowlist(self) -> None:
         assert self.allowlist_file is not None
-        while True:
-            await asyncio.sleep(ALLOWLIST_POLL)
-            for key in self.allowlist_file.refresh():
-                await self.store.remove_swarm(key)
+        for key in self.allowlist_file.refresh():
+            await self.store.remove_swarm(key)
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping.set()
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=STOP_GRACE)
+            for task in late:  # a round that would not end (a stuck database): cut short
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.udp.close()
         await self.http.close()
         if self.site is not None:
