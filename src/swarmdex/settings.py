@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         "details before the purge clears them.",
     )
 
+    # Abuse limits. Each group below belongs to one part of the program; keep new limits in
+    # the group of the part that enforces them.
+    # -- HTTP connections (tracker/http_server.py, web/asgi.py) --
+    # -- uploads (torrents/, bittorrent/metainfo.py) --
+    # -- tracker swarms and peers (tracker/, peerstore/) --
+    # -- accounts and logins (accounts/, web/ratelimit.py) --
+
     @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:
