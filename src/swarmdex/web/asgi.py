@@ -67,7 +67,7 @@ def with_tracker(app: ASGIApp, server: HttpTrackerServer) -> ASGIApp:
     """`app`, except that `/announce` and `/scrape` are answered by the tracker."""
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        kind = endpoint(scope["path"].encode("latin-1")) if scope["type"] == "http" else 0
+        kind = endpoint(_path_bytes(scope)) if scope["type"] == "http" else 0
         if not kind:
             await app(scope, receive, send)
             return
@@ -99,6 +99,17 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
         await app({**scope, "method": "GET"}, receive, send_head)
 
     return asgi
+
+
+def _path_bytes(scope: Scope) -> bytes:
+    """The request path as sent, the way the tracker's own server sees it.
+
+    Per the ASGI spec `raw_path` holds the path's bytes as they came on the wire (still
+    percent-encoded) and `path` the decoded text, which may hold any character (`/tag/日本語`):
+    it has no byte form but UTF-8, the one used where a server leaves `raw_path` out.
+    """
+    raw = scope.get("raw_path")
+    return bytes(raw) if raw is not None else str(scope["path"]).encode()
 
 
 def _pack(host: str) -> bytes:
