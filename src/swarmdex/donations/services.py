@@ -40,6 +40,7 @@ from sqlalchemy.orm import selectinload
 from swarmdex.accounts.services import has_role, user_by_name
 from swarmdex.audit import services as audit
 from swarmdex.db.models import Role, User, utcnow
+from swarmdex.donations.dates import OutOfRange, check_time
 from swarmdex.donations.models import (
     LABEL_LENGTH,
     METHOD_LENGTH,
@@ -149,6 +150,13 @@ def _line(value: str | None, *, field: str, limit: int, required: bool = False) 
     return text
 
 
+def _in_span(when: datetime, what: str) -> None:
+    try:
+        check_time(when, what)
+    except OutOfRange as exc:
+        raise DonationError(str(exc)) from None
+
+
 def _message(value: str) -> str:
     text = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if _CONTROL.search(text):
@@ -237,6 +245,9 @@ async def save_campaign(
         goal = _amount(draft.goal, currency, cap=cap)
     elif not costs:
         raise DonationError("A monthly campaign's goal is the sum of its costs: list at least one.")
+    _in_span(draft.starts_at, "start date")
+    if draft.ends_at is not None:
+        _in_span(draft.ends_at, "end date")
     if draft.ends_at is not None and draft.ends_at <= draft.starts_at:
         raise DonationError("A campaign must end after it starts.")
 
@@ -491,6 +502,7 @@ def _new_donation(
     by: User | None,
     now: datetime,
 ) -> Donation:
+    _in_span(received_at, "date received")
     name = _line(donor_name, field="donor's name", limit=NAME_LENGTH)
     text = _message(message)
     return Donation(

@@ -16,7 +16,7 @@ The body is a JSON object:
      "campaign": 3,                      optional: else the campaign running at the time
      "type": "donation",                 or "refund", with "refund_of": "ch_122" and a
                                          negative amount like "-5.00"
-     "received_at": "2025-01-05T10:00:00Z", optional: else now
+     "received_at": "2025-01-05T10:00:00Z", optional: else now; from 1970 to 8999
      "donor_name": "Ada", "show_name": true, "message": "Keep seeding!",   optional
      "method": "card"}                   optional: else "webhook"
 
@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from swarmdex.donations.dates import OutOfRange, check_time
 from swarmdex.donations.money import MoneyError, check_currency, parse_amount
 
 __all__ = [
@@ -58,6 +59,9 @@ TOLERANCE: Final = 300  # seconds a signed request stays valid, either side of o
 MAX_BODY: Final = 64 * 1024
 _MAX_HEADER: Final = 1024
 _MAX_SIGNATURES: Final = 4
+# The longest integer any field can hold (a campaign number is below 2**63): longer digit
+# strings are refused while parsing, before Python's int conversion limit raises on them.
+_MAX_INT_DIGITS: Final = 19
 
 
 class SignatureError(ValueError):
@@ -137,10 +141,29 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # Two "amount" keys would let the signer and a reader disagree on what was paid.
     result: dict[str, Any] = {}
     for key, value in pairs:
+        _unicode(key)
+        if isinstance(value, str):
+            _unicode(value)
         if key in result:
             raise PayloadError(f"The field “{key}” appears twice.")
         result[key] = value
     return result
+
+
+def _unicode(text: str) -> None:
+    # JSON can escape half of a UTF-16 pair ("\ud800"): such a string is no text at all,
+    # cannot be stored or even quoted back in an answer.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PayloadError("The body has a string that is not valid Unicode "
+                           "(an unpaired surrogate escape).") from None
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > _MAX_INT_DIGITS:
+        raise PayloadError(f"A number in the body has more than {_MAX_INT_DIGITS} digits.")
+    return int(digits)
 
 
 def _no_constants(name: str) -> Any:
@@ -172,6 +195,7 @@ def parse_payment(body: bytes, *, cap: Decimal) -> Payment:
             body.decode("utf-8"),
             object_pairs_hook=_no_duplicate_keys,
             parse_float=Decimal,
+            parse_int=_integer,
             parse_constant=_no_constants,
         )
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
@@ -235,4 +259,9 @@ def _when(text: str | None) -> datetime | None:
         raise PayloadError("received_at must be an ISO 8601 time, like 2025-01-05T10:00:00Z.") from None
     if when.tzinfo is None:
         raise PayloadError("received_at must say its time zone (e.g. end with Z).")
+    try:
+        # Checked before moving to UTC: near year 1 or 9999 that move itself overflows.
+        check_time(when, "received_at time")
+    except OutOfRange as exc:
+        raise PayloadError(str(exc)) from None
     return when.astimezone(UTC)

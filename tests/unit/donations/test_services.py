@@ -3,7 +3,7 @@ passed in: nothing here depends on the clock."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -81,6 +81,10 @@ async def test_a_monthly_goal_is_the_sum_of_its_costs(url: str) -> None:
         ({"period": Period.ONE_OFF, "ends": at("2025-03-01")}, "needs a goal"),
         ({"period": Period.ONE_OFF, "goal": "100.001", "ends": at("2025-03-01")}, "at most 2 decimals"),
         ({"ends": at("2024-12-01")}, "must end after it starts"),
+        ({"starts": datetime(1, 1, 1, tzinfo=UTC)}, "start date must be between 1970-01-01"),
+        ({"ends": datetime(9999, 12, 31, tzinfo=UTC)}, "end date must be between 1970-01-01"),
+        ({"starts": datetime(9999, 12, 1, tzinfo=UTC), "ends": datetime(9999, 12, 31, tzinfo=UTC)},
+         "start date must be between"),
     ],
 )
 @async_test
@@ -219,6 +223,17 @@ async def test_entries_that_are_refused_change_nothing(url: str, amount: str, cu
         campaign = await w.campaign()
         with pytest.raises(DonationError, match=message):
             await w.give(campaign, amount, currency)
+        assert await w.entries() == 0
+
+
+@pytest.mark.parametrize("when", [datetime(1, 1, 1, tzinfo=UTC), datetime(1969, 12, 31, tzinfo=UTC),
+                                  datetime(9999, 12, 31, 23, 59, tzinfo=UTC)])
+@async_test
+async def test_entries_dated_outside_the_span_change_nothing(url: str, when: datetime) -> None:
+    async with world(url) as w:
+        campaign = await w.campaign()
+        with pytest.raises(DonationError, match="date received must be between 1970-01-01"):
+            await w.give(campaign, "10.00", when=when)
         assert await w.entries() == 0
 
 

@@ -124,6 +124,24 @@ def test_a_refund_is_negative_and_names_what_it_refunds() -> None:
         (payload(show_name="yes"), "true or false"),
         (payload(received_at="yesterday"), "ISO 8601"),
         (payload(received_at="2025-01-05T10:00:00"), "time zone"),
+        # At and past the ends of what a datetime holds, in every direction a zone moves it.
+        (payload(received_at="9999-12-31T23:59:59.999999-23:59"), "between 1970-01-01"),
+        (payload(received_at="9999-12-31T23:59:59Z"), "between 1970-01-01"),
+        (payload(received_at="0001-01-01T00:00:00+23:59"), "between 1970-01-01"),
+        (payload(received_at="0001-01-01T00:00:00Z"), "between 1970-01-01"),
+        (payload(received_at="1969-12-31T23:59:59Z"), "between 1970-01-01"),
+        (payload(received_at="9000-01-01T00:00:00Z"), "between 1970-01-01"),
+        (payload(received_at="10000-01-01T00:00:00Z"), "ISO 8601"),
+        (payload(received_at=""), "ISO 8601"),
+        (b'{"reference": "a", "amount": "1", "currency": "EUR", "campaign": 1' + b"0" * 5000
+         + b"}", "more than 19 digits"),
+        (b'{"reference": "a", "amount": ' + b"9" * 5000 + b', "currency": "EUR"}',
+         "more than 19 digits"),
+        (b'{"reference": "a\\ud800", "amount": "1", "currency": "EUR"}', "not valid Unicode"),
+        (b'{"reference": "a", "amount": "1", "currency": "EUR", "\\udfff": 1}',
+         "not valid Unicode"),
+        (b'{"reference": "a", "amount": "1", "currency": "EUR", "x": {"\\ud800": 1}}',
+         "not valid Unicode"),
         (payload(extra=1), "Unknown field"),
         (b'{"reference": "a", "reference": "b", "amount": "1", "currency": "EUR"}', "appears twice"),
         (b'{"reference": "a", "amount": "1", "amount": "1000", "currency": "EUR"}', "appears twice"),
@@ -133,6 +151,16 @@ def test_bad_payloads_say_what_is_wrong(body: bytes, message: str) -> None:
     with pytest.raises(PayloadError, match=message) as caught:
         parse_payment(body, cap=CAP)
     assert not isinstance(caught.value, MalformedBody)
+
+
+def test_times_at_the_ends_of_the_span_are_kept() -> None:
+    for text, expected in [
+        ("1970-01-01T00:00:00Z", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("1970-01-01T01:00:00+01:00", datetime(1970, 1, 1, tzinfo=UTC)),
+        ("8999-12-31T23:59:59.999999Z", datetime(8999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2025-01-01T00:00:00+23:59", datetime(2024, 12, 31, 0, 1, tzinfo=UTC)),
+    ]:
+        assert parse_payment(payload(received_at=text), cap=CAP).received_at == expected
 
 
 @pytest.mark.parametrize(
