@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from swarmdex.protocol.announce import Event
-from swarmdex.protocol.http import quote_bytes, scrape_query
+from swarmdex.protocol.http import MAX_TARGET, quote_bytes, scrape_query
 
 from .wire import (
     LOCAL,
@@ -236,12 +236,12 @@ def test_not_http_at_all_gets_400_and_close() -> None:
     run(scenario())
 
 
-def test_request_target_over_8_kib_gets_414() -> None:
+def test_request_target_over_the_limit_gets_414() -> None:
     async def scenario() -> None:
         async with running() as node:
             base = "/announce?info_hash=x&pad="
-            near = base + "a" * (8192 - len(base))
-            assert len(near) == 8192
+            near = base + "a" * (MAX_TARGET - len(base))
+            assert len(near) == MAX_TARGET
             fits = await http_get(node.http(), near)
             assert fits.bencoded() == {b"failure reason": b"info_hash must be 20 bytes, got 1"}
 

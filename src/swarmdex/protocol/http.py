@@ -21,6 +21,11 @@ from swarmdex.protocol.announce import (
 from swarmdex.protocol.errors import ProtocolError
 
 MAX_SCRAPE_HASHES = 200
+# The longest request target a documented request needs: a scrape (BEP 48) of
+# MAX_SCRAPE_HASHES hashes with every byte percent-encoded, behind a path with room for a
+# passkey (`/scrape/KEY?`). Servers refuse longer targets, so this bounds what they buffer.
+PATH_ROOM = 256
+MAX_TARGET = PATH_ROOM + MAX_SCRAPE_HASHES * len("info_hash=" + "%XX" * 20 + "&")
 _EVENTS = {
     b"": Event.NONE,
     b"empty": Event.NONE,

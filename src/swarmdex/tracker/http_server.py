@@ -32,7 +32,7 @@ from swarmdex.tracker.eager import TaskSet, resume
 from swarmdex.tracker.logic import Tracker
 
 log = logging.getLogger(__name__)
-MAX_TARGET = 8192  # bytes of request target (path + query)
+MAX_TARGET = wire.MAX_TARGET  # bytes of request target (path + query): a full scrape fits
 MAX_HEADER = 8192  # bytes of X-Forwarded-For we keep, all repeats together
 MAX_HEAD = 65536  # bytes of request line + headers before we give up on a request
 MAX_QUEUED = 16  # pipelined requests waiting before we stop reading
