@@ -5,8 +5,11 @@ Rules:
 - Moderators and admins ban accounts, for a while (`until`) or for good, with a reason the
   banned user is shown. A banned user can still log in, to read why, but cannot upload,
   comment or report, and their API tokens are refused. Staff can ban only accounts whose
-  role is below their own (so nobody bans themselves, and a moderator never an admin).
-  A new ban replaces the account's current one; lifting a ban ends it now.
+  role is below their own (so nobody bans themselves, and a moderator never an admin), and
+  lift only the bans of such accounts (so nobody lifts their own). A new ban replaces the
+  account's current one; lifting a ban ends it now.
+- A ban binds every role: a banned moderator or admin keeps the role but none of its powers
+  (`check_acting_staff`) until the ban ends or another, higher-ranked member lifts it.
 - Admins ban address ranges (CIDR, IPv4 or IPv6): nobody from them may register or upload.
 - Admins change roles, of anyone but themselves (the last admin cannot demote themselves by
   mistake).
@@ -31,7 +34,8 @@ from swarmdex.moderation.services import (
     ModerationError,
     NotAllowed,
     NotFound,
-    check_staff,
+    active_ban,
+    check_acting_staff,
     clean_text,
 )
 
@@ -68,26 +72,17 @@ def _reason(text: str) -> str:
     return reason
 
 
+def _check_rank(user: User, by: User, what: str) -> None:
+    """Staff act only on accounts below their own role: never on themselves or their peers."""
+    if _RANK[user.role] >= _RANK[by.role]:
+        raise NotAllowed(f"You can only {what} accounts whose role is below yours.")
+
+
 def _shown(ban: UserBan) -> dict[str, Any]:
     return {"reason": ban.reason, "until": ban.ends_at.isoformat() if ban.ends_at else None}
 
 
 # --------------------------------------------------------------------------- accounts
-
-
-async def active_ban(session: AsyncSession, user_id: int, now: datetime | None = None) -> UserBan | None:
-    """The ban in force on the account now, if any (the longest, should there be several)."""
-    now = now or utcnow()
-    bans = list(await session.scalars(
-        select(UserBan).where(
-            UserBan.user_id == user_id,
-            UserBan.lifted_at.is_(None),
-            (UserBan.ends_at.is_(None)) | (UserBan.ends_at > now),
-        )
-    ))
-    if not bans:
-        return None
-    return max(bans, key=lambda ban: (ban.ends_at is None, ban.ends_at or now))
 
 
 async def active_bans(session: AsyncSession, now: datetime | None = None) -> list[tuple[UserBan, str]]:
@@ -112,10 +107,9 @@ async def ban_user(
     now: datetime | None = None,
 ) -> UserBan:
     """Ban `user` until `until` (None: for good), replacing any ban in force."""
-    check_staff(by)
-    if _RANK[user.role] >= _RANK[by.role]:
-        raise NotAllowed("You can only ban accounts whose role is below yours.")
     now = now or utcnow()
+    await check_acting_staff(session, by, now=now)
+    _check_rank(user, by, "ban")
     if until is not None and until <= now:
         raise ModerationError("The end of a ban must be in the future.")
     text = _reason(reason)
@@ -136,9 +130,10 @@ async def ban_user(
 
 async def lift_ban(session: AsyncSession, user: User, *, by: User, note: str = "",
                    now: datetime | None = None) -> UserBan:
-    """End the ban in force on `user` now."""
-    check_staff(by)
+    """End the ban in force on `user` now (the same rank rule as banning)."""
     now = now or utcnow()
+    await check_acting_staff(session, by, now=now)
+    _check_rank(user, by, "lift the bans of")
     ban = await active_ban(session, user.id, now)
     if ban is None:
         raise NotFound(f"{user.name} is not banned.")
@@ -196,7 +191,7 @@ async def banned_network(session: AsyncSession, address: IPAddress) -> NetworkBa
 
 async def add_network_ban(session: AsyncSession, text: str, *, by: User, reason: str = "") -> NetworkBan:
     """Ban a range from registering and uploading (admins)."""
-    check_staff(by, Role.ADMIN)
+    await check_acting_staff(session, by, Role.ADMIN)
     network = str(parse_network(text))
     why = clean_text(reason, what="reason", max_chars=REASON_MAX_CHARS)
     if await session.scalar(select(NetworkBan.id).where(NetworkBan.network == network)):
@@ -210,7 +205,7 @@ async def add_network_ban(session: AsyncSession, text: str, *, by: User, reason:
 
 async def remove_network_ban(session: AsyncSession, ban_id: int, *, by: User) -> NetworkBan:
     """Lift a range ban (admins); the audit log keeps what it was."""
-    check_staff(by, Role.ADMIN)
+    await check_acting_staff(session, by, Role.ADMIN)
     ban = await session.get(NetworkBan, ban_id)
     if ban is None:
         raise NotFound("That range is not banned (any more).")
@@ -236,7 +231,7 @@ async def find_users(session: AsyncSession, query: str = "", *, limit: int = USE
 async def change_role(session: AsyncSession, user: User, role: Role, *, by: User,
                       note: str = "") -> bool:
     """Give `user` the role `role` (admins, not on themselves); False if it already was."""
-    check_staff(by, Role.ADMIN)
+    await check_acting_staff(session, by, Role.ADMIN)
     if user.id == by.id:
         raise NotAllowed("You cannot change your own role; ask another admin.")
     note = clean_text(note, what="note", max_chars=REASON_MAX_CHARS)

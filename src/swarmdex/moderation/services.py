@@ -38,7 +38,7 @@ from swarmdex.audit.models import AuditEntry
 from swarmdex.comments import services as comments
 from swarmdex.comments.models import Comment
 from swarmdex.db.models import EMAIL_LENGTH, Category, Role, Torrent, User, utcnow
-from swarmdex.moderation.models import Report
+from swarmdex.moderation.models import Report, UserBan
 from swarmdex.search import services as search_index
 from swarmdex.torrents import services as torrents
 from swarmdex.torrents.fields import UploadError, clean_description, clean_title
@@ -56,6 +56,9 @@ __all__ = [
     "NotFound",
     "Resolved",
     "TorrentEdit",
+    "active_ban",
+    "check_acting_staff",
+    "check_staff",
     "clean_contact",
     "clean_text",
     "file_report",
@@ -105,6 +108,30 @@ def check_staff(user: User, role: Role = Role.MODERATOR) -> None:
     check roles too; this is the rule, so no caller can forget it."""
     if user.disabled_at is not None or not has_role(user, role):
         raise NotAllowed(f"Only the site's {role.value}s can do this.")
+
+
+async def active_ban(session: AsyncSession, user_id: int, now: datetime | None = None) -> UserBan | None:
+    """The ban in force on the account now, if any (the longest, should there be several)."""
+    now = now or utcnow()
+    bans = list(await session.scalars(
+        select(UserBan).where(
+            UserBan.user_id == user_id,
+            UserBan.lifted_at.is_(None),
+            (UserBan.ends_at.is_(None)) | (UserBan.ends_at > now),
+        )
+    ))
+    if not bans:
+        return None
+    return max(bans, key=lambda ban: (ban.ends_at is None, ban.ends_at or now))
+
+
+async def check_acting_staff(session: AsyncSession, user: User, role: Role = Role.MODERATOR,
+                             now: datetime | None = None) -> None:
+    """`check_staff`, and a ban binds staff too: a banned moderator or admin has no powers
+    while the ban lasts, whoever calls (pages, API or command line)."""
+    check_staff(user, role)
+    if await active_ban(session, user.id, now) is not None:
+        raise NotAllowed("Your account is banned: staff powers are suspended while the ban lasts.")
 
 
 # --------------------------------------------------------------------------- reports
@@ -354,7 +381,7 @@ async def resolve_torrent(
     now: datetime | None = None,
 ) -> Resolved:
     """Resolve the open reports about a torrent: hide, delete, edit or dismiss."""
-    check_staff(by)
+    await check_acting_staff(session, by)
     if resolution not in TORRENT_RESOLUTIONS:
         raise ModerationError("Pick what to do with this torrent.")
     note = clean_text(note, what="note", max_chars=NOTE_MAX_CHARS)
@@ -415,7 +442,7 @@ async def _edit(session: AsyncSession, torrent: Torrent, edit: TorrentEdit | Non
 async def unhide(session: AsyncSession, torrent_id: int, *, by: User, note: str = "") -> Torrent:
     """Bring back a torrent a moderator hid: on the site and in search again. The caller
     then lets the tracker serve it (`ctx.listed.add`), after the commit."""
-    check_staff(by)
+    await check_acting_staff(session, by)
     note = clean_text(note, what="note", max_chars=NOTE_MAX_CHARS)
     torrent = await _torrent(session, torrent_id)
     if torrent is None or not await _is_hidden(session, torrent):
@@ -441,7 +468,7 @@ async def resolve_comment(
     now: datetime | None = None,
 ) -> Resolved:
     """Resolve the open reports about a comment: remove it, or dismiss them."""
-    check_staff(by)
+    await check_acting_staff(session, by)
     if resolution not in COMMENT_RESOLUTIONS:
         raise ModerationError("Pick what to do with this comment.")
     note = clean_text(note, what="note", max_chars=NOTE_MAX_CHARS)

@@ -5,7 +5,7 @@ Pages: `load_viewer` runs for every request (an app-level dependency) and sets
 
     viewer: Viewer            # User | None
     user: CurrentUser         # a User, or a redirect to /login?next=<this page>
-    user: Annotated[User, Depends(require_role(Role.MODERATOR))]   # else 403
+    user: Annotated[User, Depends(require_role(Role.MODERATOR))]   # else 403 (also if banned)
 
 API routes take `user: ApiUser` (a Bearer token; 401 JSON otherwise).
 
@@ -28,7 +28,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from swarmdex.accounts.services import has_role, session_user, token_user
 from swarmdex.db.models import Role, User
-from swarmdex.moderation.bans import active_ban
+from swarmdex.moderation.models import UserBan
+from swarmdex.moderation.services import active_ban
 from swarmdex.web.context import Ctx, SiteContext
 
 __all__ = [
@@ -91,15 +92,26 @@ async def require_user(request: Request, viewer: Viewer) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-def require_role(role: Role) -> Callable[[User], Awaitable[User]]:
-    """A dependency: the logged-in user if they have `role` (or a higher one), else 403."""
+def require_role(role: Role) -> Callable[[User, SiteContext], Awaitable[User]]:
+    """A dependency: the logged-in user if they have `role` (or a higher one) and no ban in
+    force, else 403. Every staff page builds on it, so a ban binds moderators and admins too:
+    they keep their role, to be given back its powers when the ban ends, but cannot use it."""
 
-    async def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser, ctx: Ctx) -> User:
         if not has_role(user, role):
             raise HTTPException(403, f"This page is for the site's {role.value}s.")
+        async with ctx.db() as session:  # staff only: members never pay for this query
+            ban = await active_ban(session, user.id)
+        if ban is not None:
+            raise HTTPException(403, f"Your account is banned {_until(ban)}, and staff powers "
+                                     f"are suspended with it. Reason: {ban.reason}")
         return user
 
     return dependency
+
+
+def _until(ban: UserBan) -> str:
+    return "for good" if ban.ends_at is None else f"until {ban.ends_at:%Y-%m-%d %H:%M} UTC"
 
 
 # Declared to FastAPI so the OpenAPI description (and /api/docs) shows how to authenticate;
@@ -130,8 +142,7 @@ async def api_user(
             headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
         )
     if ban is not None:  # the token works again once the ban ends
-        until = "for good" if ban.ends_at is None else f"until {ban.ends_at:%Y-%m-%d %H:%M} UTC"
-        raise HTTPException(403, f"This account is banned {until}. Reason: {ban.reason}")
+        raise HTTPException(403, f"This account is banned {_until(ban)}. Reason: {ban.reason}")
     return user
 
 

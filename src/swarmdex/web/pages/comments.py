@@ -26,7 +26,6 @@ from swarmdex.comments.services import CommentError, NotAllowed, NotFound
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import Torrent, User
 from swarmdex.torrents import services as torrents
-from swarmdex.web.auth import CurrentUser
 from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ratelimit import Rate, attempt
@@ -184,7 +183,7 @@ async def _located(session: AsyncSession, comment_id: int) -> tuple[Place, int]:
 
 
 @router.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
-async def edit_page(request: Request, comment_id: CommentId, ctx: Ctx, user: CurrentUser) -> Response:
+async def edit_page(request: Request, comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
     async with ctx.db() as session:
         comment = await services.get(session, comment_id)
     found = (comment, Place.of(comment.torrent)) if comment is not None else None
@@ -202,7 +201,7 @@ async def edit(request: Request, comment_id: CommentId, ctx: Ctx, user: Member) 
 
 
 @router.post("/comments/{comment_id}/delete", dependencies=CSRF)
-async def delete(comment_id: CommentId, ctx: Ctx, user: CurrentUser) -> Response:
+async def delete(comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
     try:
         async with transaction(ctx.db) as session:
             comment = await services.delete(session, comment_id, by=user)

@@ -27,7 +27,7 @@ from swarmdex.markup import render_markdown
 from swarmdex.news import services
 from swarmdex.news.models import NewsPost
 from swarmdex.news.services import PostForm
-from swarmdex.web.auth import CurrentUser, Viewer, require_role
+from swarmdex.web.auth import Viewer, require_role
 from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx
 from swarmdex.web.pages import comments
@@ -246,7 +246,7 @@ async def _comment_place(session: AsyncSession, comment_id: int) -> tuple[Place,
 
 @router.get("/news/comments/{comment_id}/edit", response_class=HTMLResponse)
 async def edit_comment_page(
-    request: Request, comment_id: CommentId, ctx: Ctx, user: CurrentUser
+    request: Request, comment_id: CommentId, ctx: Ctx, user: Member
 ) -> Response:
     async with ctx.db() as session:
         comment = await services.get_comment(session, comment_id)
@@ -256,7 +256,7 @@ async def edit_comment_page(
 
 @router.post("/news/comments/{comment_id}/edit", dependencies=CSRF)
 async def edit_comment(
-    request: Request, comment_id: CommentId, ctx: Ctx, user: CurrentUser
+    request: Request, comment_id: CommentId, ctx: Ctx, user: Member
 ) -> Response:
     async def write(session: AsyncSession, _: int, body: str) -> int:
         await services.edit_comment(session, comment_id, editor=user, body=body)
@@ -269,7 +269,7 @@ async def edit_comment(
 
 
 @router.post("/news/comments/{comment_id}/delete", dependencies=CSRF)
-async def delete_comment(comment_id: CommentId, ctx: Ctx, user: CurrentUser) -> Response:
+async def delete_comment(comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
     try:
         async with transaction(ctx.db) as session:
             comment = await services.delete_comment(session, comment_id, by=user)

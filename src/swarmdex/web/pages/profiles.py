@@ -27,6 +27,7 @@ from swarmdex.profiles import services as profiles
 from swarmdex.search.catalogue import BrowsePage, Filters, browse
 from swarmdex.search.swarms import SwarmCounter
 from swarmdex.web.auth import CurrentUser
+from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx
 from swarmdex.web.pages.browse import Swarms, flag
 from swarmdex.web.security import require_csrf
@@ -152,7 +153,7 @@ async def settings_page(request: Request, user: CurrentUser, done: str = "") -> 
 async def save_settings(
     request: Request,
     ctx: Ctx,
-    user: CurrentUser,
+    user: Member,  # a banned member's profile stays as it was until the ban ends
     display_name: FormText = "",
     bio: FormText = "",
     email: FormText = "",

@@ -6,6 +6,8 @@ transaction and, only once it has committed, tell the tracker.
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import time
 from typing import Final
@@ -25,18 +27,22 @@ from swarmdex.torrents import services
 from swarmdex.torrents.fields import UploadError, UploadTooLarge
 from swarmdex.torrents.filetree import build_tree, is_single_file
 from swarmdex.torrents.forms import UploadForm, bounded_form, read_upload
-from swarmdex.web.auth import CurrentUser, Viewer
+from swarmdex.torrents.parsing import parse_limits
+from swarmdex.web.auth import Viewer
 from swarmdex.web.bans import Member, refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("swarmdex.uploads")
 
 # Files listed on a detail page; the rest are counted, not shown.
 FILES_SHOWN: Final = 1000
 TORRENT_TYPE: Final = "application/x-bittorrent"
 _UNSAFE_FILENAME_RE: Final = re.compile(r"[^A-Za-z0-9._ -]+")
+_HOUR: Final = 3600.0
 
 
 # --------------------------------------------------------------------------- shared with the API
@@ -55,6 +61,7 @@ async def publish(ctx: SiteContext, user: User, form: UploadForm, max_bytes: int
             tags=form.tags,
             anonymous=form.anonymous,
             max_size=max_bytes,
+            limits=parse_limits(ctx.settings, max_bytes),
             repeat_infringer_notices=ctx.settings.repeat_infringer_notices,
         )
     if ctx.listed is not None:
@@ -72,10 +79,47 @@ async def withdraw(ctx: SiteContext, torrent: Torrent) -> None:
         await ctx.tracker.store.remove_swarm(torrent.swarm_key)
 
 
+class TooManyUploads(UploadError):
+    """The account or its address made too many uploads lately; `retry_after` seconds on,
+    one more is allowed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def check_upload_rate(request: Request, ctx: SiteContext, user: User) -> None:
+    """Count an upload attempt by `user` from the request's address; raise `TooManyUploads`
+    past either hourly allowance. Every attempt counts, refused files too: reading one costs
+    the site as much as reading a good one."""
+    settings = ctx.settings
+    for name, rate, key, who in (
+        ("upload-account", Rate(settings.uploads_per_account_per_hour, _HOUR),
+         f"account:{user.id}", "this account"),
+        ("upload-address", Rate(settings.uploads_per_address_per_hour, _HOUR),
+         None, "your connection"),
+    ):
+        wait = attempt(request, name, rate, key=key)
+        if wait:
+            seconds = max(1, math.ceil(wait))
+            # Which allowance bit, not who: no account name or address goes to the log.
+            log.info("upload refused: the hourly allowance of %d uploads per %s is used up",
+                     rate.count, name.removeprefix("upload-"))
+            minutes = math.ceil(seconds / 60)
+            raise TooManyUploads(
+                f"There were {rate.count} uploads from {who} in the last hour, the most this "
+                f"site accepts; please wait {minutes} minute{'s' if minutes != 1 else ''} and "
+                "try again.",
+                retry_after=seconds,
+            )
+
+
 def upload_status(error: UploadError) -> int:
     """The HTTP status for a refused upload."""
     if isinstance(error, UploadTooLarge):
         return 413
+    if isinstance(error, TooManyUploads):
+        return 429
     return 409 if error.existing is not None else 422
 
 
@@ -110,15 +154,19 @@ async def upload(request: Request, ctx: Ctx, user: Member) -> Response:
     max_bytes = await site_config.upload_limit(ctx)
     values: dict[str, str] = {}
     try:
+        check_upload_rate(request, ctx, user)
         async with bounded_form(request, max_bytes) as form_request:
             await require_csrf(form_request)
             form = await form_request.form()
             values = _text_values(form)
             torrent = await publish(ctx, user, await read_upload(form, max_bytes), max_bytes)
     except UploadError as error:
-        return await _upload_form(
+        page = await _upload_form(
             request, ctx, error=error, values=values, status_code=upload_status(error)
         )
+        if isinstance(error, TooManyUploads):
+            page.headers["Retry-After"] = str(error.retry_after)
+        return page
     return RedirectResponse(torrent_path(torrent), status_code=303)
 
 
@@ -218,7 +266,7 @@ async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> 
 
 
 @router.post("/t/{info_hash}/delete", dependencies=[Depends(require_csrf)])
-async def delete(request: Request, info_hash: str, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
+async def delete(request: Request, info_hash: str, ctx: Ctx, user: Member) -> HTMLResponse:
     async with transaction(ctx.db) as session:
         torrent = await services.find(session, info_hash)
         if torrent is None:
