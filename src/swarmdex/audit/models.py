@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import DDL, JSON, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 
-from swarmdex.db.models import Base, utcnow
+from swarmdex.db.models import IDS_NEVER_REUSED, Base, utcnow
 
 __all__ = ["AuditEntry"]
 
@@ -30,6 +30,7 @@ class AuditEntry(Base):
         Index("ix_audit_log_action_at", "action", "at"),
         Index("ix_audit_log_actor_id_at", "actor_id", "at"),
         Index("ix_audit_log_target", "target_type", "target_id"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

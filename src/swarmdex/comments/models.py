@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from swarmdex.db.models import Base, Torrent, User, utcnow
+from swarmdex.db.models import IDS_NEVER_REUSED, Base, Torrent, User, utcnow
 
 __all__ = ["Comment", "CommentFields"]
 
@@ -43,6 +43,7 @@ class Comment(CommentFields, Base):
     __table_args__ = (
         # The one read that matters: a torrent's comments in the order they were written.
         Index("ix_comments_torrent_id_created_at", "torrent_id", "created_at"),
+        IDS_NEVER_REUSED,
     )
 
     torrent_id: Mapped[int] = mapped_column(ForeignKey("torrents.id", ondelete="CASCADE"))

@@ -53,6 +53,7 @@ from sqlalchemy.orm import (
 )
 
 __all__ = [
+    "IDS_NEVER_REUSED",
     "NAMING_CONVENTION",
     "ApiToken",
     "Base",
@@ -119,6 +120,13 @@ def swarm_key(info_hash_v1: bytes | None, info_hash_v2: bytes | None) -> bytes:
     raise ValueError("a torrent has a v1 hash, a v2 hash, or both")
 
 
+# `__table_args__` (or its last item) of every table with a numeric id: on SQLite, ids come
+# from AUTOINCREMENT's counter and are never handed out again after the newest row is deleted.
+# Audit entries, reports and notices name rows by id; a reused id would give a new account,
+# torrent or comment the history of a deleted one. (PostgreSQL's sequences never reuse ids.)
+IDS_NEVER_REUSED: Final = {"sqlite_autoincrement": True}
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware datetime, stored in UTC (SQLite keeps the text of the UTC time, which sorts)."""
 
@@ -157,6 +165,7 @@ class Role(enum.StrEnum):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
@@ -202,6 +211,7 @@ class User(Base):
 
 class Category(Base):
     __tablename__ = "categories"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
@@ -214,6 +224,7 @@ class Category(Base):
 
 class Tag(Base):
     __tablename__ = "tags"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
@@ -253,6 +264,7 @@ class Torrent(Base):
         # Browse pages: newest first, overall, per category, per uploader; and by size.
         Index("ix_torrents_category_id_created_at", "category_id", "created_at"),
         Index("ix_torrents_uploader_id_created_at", "uploader_id", "created_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -319,6 +331,7 @@ class ApiToken(Base):
     shown to its owner once and never stored."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

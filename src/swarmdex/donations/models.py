@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from swarmdex.db.models import Base, utcnow
+from swarmdex.db.models import IDS_NEVER_REUSED, Base, utcnow
 
 __all__ = ["Campaign", "CampaignCost", "Donation", "MessageStatus", "Period"]
 
@@ -80,6 +80,7 @@ class Campaign(Base):
             "period != 'one_off' OR (goal_minor IS NOT NULL AND ends_at IS NOT NULL)",
             name="one_off_has_goal_and_deadline",
         ),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -142,6 +143,7 @@ class Donation(Base):
         ),
         # Progress: a campaign's entries by date (monthly totals read one month).
         Index("ix_donations_campaign_id_received_at", "campaign_id", "received_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from swarmdex.db.models import EMAIL_LENGTH, Base, utcnow
+from swarmdex.db.models import EMAIL_LENGTH, IDS_NEVER_REUSED, Base, utcnow
 
 __all__ = ["NETWORK_LENGTH", "NetworkBan", "Report", "UserBan"]
 
@@ -36,6 +36,7 @@ class Report(Base):
         # The queue's two reads: open reports, and every report about one item.
         Index("ix_reports_target", "target_type", "target_id"),
         Index("ix_reports_resolved_at_created_at", "resolved_at", "created_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -62,6 +63,7 @@ class UserBan(Base):
     them. Lifting a ban sets `lifted_at`; the row stays, as the account's history."""
 
     __tablename__ = "user_bans"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -80,6 +82,7 @@ class NetworkBan(Base):
     not register or upload. Removing one deletes the row; the audit log keeps the history."""
 
     __tablename__ = "network_bans"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     network: Mapped[str] = mapped_column(String(NETWORK_LENGTH), unique=True)

@@ -12,7 +12,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from swarmdex.comments.models import CommentFields
-from swarmdex.db.models import Base, User, utcnow
+from swarmdex.db.models import IDS_NEVER_REUSED, Base, User, utcnow
 
 __all__ = ["TITLE_LENGTH", "NewsComment", "NewsPost"]
 
@@ -32,6 +32,7 @@ class NewsPost(Base):
     __table_args__ = (
         # The public list: published posts, newest publish time first.
         Index("ix_news_posts_draft_publish_at", "draft", "publish_at"),
+        IDS_NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -55,7 +56,10 @@ class NewsComment(CommentFields, Base):
     """One comment under one news post: the same columns and rules as a torrent's comments."""
 
     __tablename__ = "news_comments"
-    __table_args__ = (Index("ix_news_comments_post_id_created_at", "post_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_news_comments_post_id_created_at", "post_id", "created_at"),
+        IDS_NEVER_REUSED,
+    )
 
     post_id: Mapped[int] = mapped_column(ForeignKey("news_posts.id", ondelete="CASCADE"))
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Enum, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from swarmdex.db.models import SWARM_KEY_LENGTH, Base, User, utcnow
+from swarmdex.db.models import IDS_NEVER_REUSED, SWARM_KEY_LENGTH, Base, User, utcnow
 
 __all__ = ["CounterNotice", "CounterStatus", "Notice", "NoticeStatus", "TakedownItem"]
 
@@ -44,6 +44,7 @@ def _enum(kind: type[enum.StrEnum]) -> Enum:
 
 class Notice(Base):
     __tablename__ = "takedown_notices"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the public notice number
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -73,6 +74,7 @@ class TakedownItem(Base):
     """One torrent named by one notice."""
 
     __tablename__ = "takedown_items"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notice_id: Mapped[int] = mapped_column(
@@ -107,6 +109,7 @@ class CounterNotice(Base):
     """An uploader disputing the takedown of their torrents named in one notice."""
 
     __tablename__ = "takedown_counter_notices"
+    __table_args__ = IDS_NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     notice_id: Mapped[int] = mapped_column(

@@ -17,6 +17,10 @@ from .factory import add_torrent, async_test, catalogue
 
 def _down_and_up(connection: Connection) -> tuple[bool, list[tuple[int, str]]]:
     config = alembic_config(connection)
+    # As swarmdex.db.migrate runs migrations: foreign keys off (rebuilt tables are dropped).
+    cursor = connection.connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = OFF")
+    cursor.close()
     with connection.begin():
         command.downgrade(config, "0003_comments_settings")
         gone = connection.exec_driver_sql(
