@@ -59,6 +59,14 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SHARED_BENCH", REPO.parent / "shared" / "bench")).resolve()
 OUT_ROOT = REPO / "bench" / "out"
 PY = REPO / ".venv" / "bin" / "python"
+# The load generator is one address playing thousands of peers: swarmdex's per-address limits
+# would (rightly) stop it. They are raised out of reach, not turned off, so their checks
+# still run and their cost is part of what is measured.
+LOAD_FROM_ONE_ADDRESS = {
+    "SWARMDEX_MAX_PEERS_PER_ADDRESS": str(10**9),
+    "SWARMDEX_NEW_SWARMS_BURST": str(10**9),
+    "SWARMDEX_PEER_LISTS_PER_MIN_INTERVAL": str(10**9),
+}
 
 
 class Failure(Exception):
@@ -286,7 +294,7 @@ def make_server(
          "--host", "127.0.0.1", "--port", str(args.sd_http_port),
          "--udp-port", str(args.sd_udp_port), "--tracker-mode", "listed",
          "--allowlist", str(pool), *shlex.split(args.swarmdex_extra)],
-        outdir / "swarmdex.log", dict(os.environ, PYTHONUNBUFFERED="1"),
+        outdir / "swarmdex.log", dict(os.environ, PYTHONUNBUFFERED="1", **LOAD_FROM_ONE_ADDRESS),
         args.sd_http_port, args.sd_udp_port, "swarmdex: ready",
     )  # fmt: skip
     return srv

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from swarmdex.bootstrap import prepare_database
 from swarmdex.db.engine import create_engine, database_url, session_factory
+from swarmdex.peerstore.base import Rate
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
@@ -123,6 +124,11 @@ class Node:
             max_peers=settings.max_peers,
             max_swarms=settings.max_swarms,
             keep_dormant=settings.tracker_mode == "listed",
+            max_peers_per_address=settings.max_peers_per_address,
+            new_swarms=Rate(
+                settings.new_swarms_burst,
+                60.0 * settings.new_swarms_burst / settings.new_swarms_per_minute,
+            ),
         )
         self.allowlist_file: AllowlistFile | None = None
         # In listed mode the tracker serves the site's torrents (fed in process by the site)
@@ -143,6 +149,7 @@ class Node:
             min_interval=settings.min_interval,
             numwant_default=settings.numwant_default,
             numwant_max=settings.numwant_max,
+            peer_lists_per_min_interval=settings.peer_lists_per_min_interval,
         )
         self.tracker = Tracker(self.store, allowlist, policy)
         self.udp = UdpTrackerServer(

@@ -80,8 +80,14 @@ class Settings(BaseSettings):
         None, ge=60, description="Seconds before a silent peer is dropped (default 1.5 x interval)."
     )
     gc_interval: float = Field(30.0, gt=0, description="Seconds between expiry sweeps.")
-    max_peers: int = Field(10_000_000, ge=1)
-    max_swarms: int = Field(2_000_000, ge=1)
+    max_peers: int = Field(
+        4_000_000, ge=1, description="Peers the tracker keeps in memory; past it the least "
+        "useful swarms (one peer or none) are evicted, new peers refused only if none is found.",
+    )
+    max_swarms: int = Field(
+        500_000, ge=1, description="Swarms the tracker keeps in memory (about 420 bytes for a "
+        "swarm of one peer); past it the least useful swarms are evicted to make room.",
+    )
     connection_id_lifetime: int = Field(120, ge=60, le=3600)
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         [], description="Addresses or networks whose X-Forwarded-For and ip= are believed."
@@ -117,6 +123,22 @@ class Settings(BaseSettings):
     # -- HTTP connections (tracker/http_server.py, web/asgi.py) --
     # -- uploads (torrents/, bittorrent/metainfo.py) --
     # -- tracker swarms and peers (tracker/, peerstore/) --
+    max_peers_per_address: int = Field(
+        8, ge=1, description="Peers one address (IPv6: one /64) may have in one swarm: room "
+        "for a household behind one NAT, none for filling a swarm with made-up peers.",
+    )
+    new_swarms_burst: int = Field(
+        300, ge=1, description="New swarms one address (IPv6: one /64) may start at once, "
+        "e.g. a seedbox announcing all its torrents to a restarted tracker.",
+    )
+    new_swarms_per_minute: int = Field(
+        60, ge=1, description="New swarms one address may start per minute once its burst "
+        "is spent; past it the announce is refused with a reason and can be retried.",
+    )
+    peer_lists_per_min_interval: int = Field(
+        8, ge=0, description="Answers with peers one address (IPv6: one /64) gets from one "
+        "swarm per min_interval; announces beyond are recorded but get no peers. 0: no limit.",
+    )
     # -- accounts and logins (accounts/, web/ratelimit.py) --
 
     @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")

@@ -1,7 +1,8 @@
 """Backends under the PeerStore contract, and the event loop the suite drives them with.
 
-A backend factory takes keyword arguments `peer_ttl`, `max_peers` and `max_swarms` (None means
-the backend's default) and returns a fresh, empty store, or an awaitable that resolves to one.
+A backend factory takes keyword arguments `peer_ttl` and the limits of duty 7 (`max_peers`,
+`max_swarms`, `max_peers_per_address`, `new_swarms`; a limit not given is the backend's
+default) and returns a fresh, empty store, or an awaitable that resolves to one.
 The suite closes every store it makes. To run the suite against another backend, write its
 factory and add it to `BACKENDS`.
 """
@@ -27,9 +28,7 @@ PEER_TTL = 1800.0
 class StoreFactory(Protocol):
     __name__: str
 
-    def __call__(
-        self, *, peer_ttl: float, max_peers: int | None = None, max_swarms: int | None = None
-    ) -> PeerStore | Awaitable[PeerStore]: ...
+    def __call__(self, *, peer_ttl: float, **limits: Any) -> PeerStore | Awaitable[PeerStore]: ...
 
 
 class Run(Protocol):
@@ -39,23 +38,10 @@ class Run(Protocol):
 
 
 class MakeStore(Protocol):
-    def __call__(
-        self,
-        *,
-        peer_ttl: float = PEER_TTL,
-        max_peers: int | None = None,
-        max_swarms: int | None = None,
-    ) -> PeerStore: ...
+    def __call__(self, *, peer_ttl: float = PEER_TTL, **limits: Any) -> PeerStore: ...
 
 
-def memory(
-    *, peer_ttl: float, max_peers: int | None = None, max_swarms: int | None = None
-) -> PeerStore:
-    limits: dict[str, Any] = {}
-    if max_peers is not None:
-        limits["max_peers"] = max_peers
-    if max_swarms is not None:
-        limits["max_swarms"] = max_swarms
+def memory(*, peer_ttl: float, **limits: Any) -> PeerStore:
     return MemoryPeerStore(peer_ttl=peer_ttl, **limits)
 
 
@@ -92,13 +78,8 @@ def make_store(backend: StoreFactory, run: Run) -> Iterator[MakeStore]:
     """Builds stores of the backend under test; closes them all when the test ends."""
     made: list[PeerStore] = []
 
-    def make(
-        *,
-        peer_ttl: float = PEER_TTL,
-        max_peers: int | None = None,
-        max_swarms: int | None = None,
-    ) -> PeerStore:
-        store = backend(peer_ttl=peer_ttl, max_peers=max_peers, max_swarms=max_swarms)
+    def make(*, peer_ttl: float = PEER_TTL, **limits: Any) -> PeerStore:
+        store = backend(peer_ttl=peer_ttl, **{k: v for k, v in limits.items() if v is not None})
         if inspect.isawaitable(store):
             store = run(store)
         made.append(store)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, Phase, settings
@@ -22,7 +23,15 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from swarmdex.peerstore.base import PeerStore, StoreFull, StoreStats, SwarmReply
+from swarmdex.peerstore.base import (
+    AddressFull,
+    NewSwarmsPaced,
+    PeerStore,
+    Rate,
+    StoreFull,
+    StoreStats,
+    SwarmReply,
+)
 from swarmdex.protocol.announce import Event, SwarmCounts
 
 from .conftest import PEER_TTL, MakeStore, Run, StoreFactory
@@ -50,6 +59,11 @@ def ip4(n: int, port: int = 6881) -> bytes:
 
 def ip6(n: int, port: int = 6881) -> bytes:
     return bytes.fromhex("20010db8") + bytes(8) + n.to_bytes(4, "big") + port.to_bytes(2, "big")
+
+
+def ip6_net(n: int, port: int = 6881) -> bytes:
+    """An IPv6 endpoint in the `n`th /64 (`ip6` endpoints all share one /64)."""
+    return bytes.fromhex("20010db8") + n.to_bytes(4, "big") + bytes(7) + b"\1" + port.to_bytes(2, "big")
 
 
 ENDPOINT = {V4: ip4, V6: ip6}
@@ -124,13 +138,8 @@ MakeSyncStore = Callable[..., Store]
 def make(make_store: MakeStore, run: Run) -> MakeSyncStore:
     """A fresh store of the backend under test with the given `peer_ttl` or limits."""
 
-    def make(
-        *,
-        peer_ttl: float = PEER_TTL,
-        max_peers: int | None = None,
-        max_swarms: int | None = None,
-    ) -> Store:
-        return Store(make_store(peer_ttl=peer_ttl, max_peers=max_peers, max_swarms=max_swarms), run)
+    def make(*, peer_ttl: float = PEER_TTL, **limits: Any) -> Store:
+        return Store(make_store(peer_ttl=peer_ttl, **limits), run)
 
     return make
 
@@ -493,9 +502,10 @@ def test_removing_an_unknown_swarm_is_harmless(s: Store) -> None:
 
 
 def test_peer_limit(make: MakeSyncStore) -> None:
-    s = make(max_peers=3)
+    s = make(max_peers=4)
+    # Swarms of two peers each: nothing a full store may evict (duty 7c).
     s.join(H, [ip4(1), ip6(1)])
-    s.join(H_FAR, [ip4(1)])
+    s.join(H_FAR, [ip4(1), ip4(2)])
     before = s.stats()
     for h, peer in ((H, ip4(2)), (H, ip6(2)), (H_FAR, ip6(1)), (H_NEIGHBOUR, ip4(1))):
         with pytest.raises(StoreFull):
@@ -506,7 +516,7 @@ def test_peer_limit(make: MakeSyncStore) -> None:
     assert s.scrape(H, H_NEIGHBOUR, H_FAR) == [
         SwarmCounts(0, 2, 0),
         SwarmCounts(0, 0, 0),
-        SwarmCounts(0, 1, 0),
+        SwarmCounts(0, 2, 0),
     ]
 
     # Known peers are always accepted, whatever they announce.
@@ -521,31 +531,146 @@ def test_peer_limit(make: MakeSyncStore) -> None:
 
     # Room freed is room to use.
     s.announce(H_FAR, ip4(1), event=Event.STOPPED)
-    assert counts(s.announce(H_NEIGHBOUR, ip6(7))) == (0, 1, 0)
+    assert counts(s.announce(H_FAR, ip6(7))) == (0, 2, 0)
     with pytest.raises(StoreFull):
         s.announce(H_FAR, ip4(1))
 
 
 def test_swarm_limit(make: MakeSyncStore) -> None:
     s = make(max_swarms=2)
-    s.join(H, [ip4(1)])
-    s.join(H_FAR, [ip6(1)])
+    s.join(H, [ip4(1), ip4(2)])
+    s.join(H_FAR, [ip6(1), ip6(2)])
     with pytest.raises(StoreFull):
         s.announce(H_NEIGHBOUR, ip4(1))
     with pytest.raises(StoreFull):
         s.announce(H_NEIGHBOUR, ip6(1), event=Event.COMPLETED, seeder=True)
-    assert s.stats() == StoreStats(swarms=2, peers4=1, peers6=1, seeders=0, leechers=2)
+    assert s.stats() == StoreStats(swarms=2, peers4=2, peers6=2, seeders=0, leechers=4)
     assert s.counts(H_NEIGHBOUR) == (0, 0, 0)
     # Known swarms take new and known peers; stopping in an unknown swarm is no growth.
-    assert counts(s.announce(H, ip4(2))) == (0, 2, 0)
-    assert counts(s.announce(H, ip6(2))) == (0, 3, 0)
-    assert counts(s.announce(H_FAR, ip6(1), event=Event.COMPLETED, seeder=True)) == (1, 0, 1)
+    assert counts(s.announce(H, ip4(3))) == (0, 3, 0)
+    assert counts(s.announce(H, ip6(2))) == (0, 4, 0)
+    assert counts(s.announce(H_FAR, ip6(1), event=Event.COMPLETED, seeder=True)) == (1, 1, 1)
     assert s.announce(H_NEIGHBOUR, ip4(1), event=Event.STOPPED) == SwarmReply(0, 0, 0, b"", b"")
     # Room freed is room to use.
     s.remove_swarm(H)
-    assert counts(s.announce(H_NEIGHBOUR, ip4(1))) == (0, 1, 0)
+    s.join(H_NEIGHBOUR, [ip4(1), ip4(2)])
+    assert s.counts(H_NEIGHBOUR) == (0, 2, 0)
     with pytest.raises(StoreFull):
         s.announce(H, ip4(1))
+
+
+def test_a_full_store_evicts_the_oldest_lone_swarm_for_a_new_one(make: MakeSyncStore) -> None:
+    s = make(max_swarms=4)
+    s.join(H, [ip4(1), ip4(2), ip6(1)])
+    lone = [info_hash(10 + n) for n in range(3)]
+    for n, h in enumerate(lone):
+        s.join(h, [ip4(20 + n)], now=NOW + n)
+    assert s.stats().swarms == 4
+    # Full: the new swarm takes the place of the oldest swarm of one peer, not of the
+    # swarm of three, and the store never grows past its limit.
+    assert counts(s.announce(H_FAR, ip4(30), now=NOW + 10)) == (0, 1, 0)
+    assert s.stats().swarms == 4
+    assert s.counts(lone[0]) == (0, 0, 0)
+    assert [s.counts(h) for h in lone[1:]] == [(0, 1, 0), (0, 1, 0)]
+    assert s.counts(H) == (0, 3, 0)
+    assert counts(s.announce(H_NEIGHBOUR, ip6(30), now=NOW + 11)) == (0, 1, 0)
+    assert s.counts(lone[1]) == (0, 0, 0)
+    assert s.counts(lone[2]) == (0, 1, 0)
+
+
+def test_a_full_store_evicts_a_lone_swarm_for_a_new_peer(make: MakeSyncStore) -> None:
+    s = make(max_peers=4)
+    s.join(H, [ip4(1), ip4(2)])
+    s.join(H_FAR, [ip6(1)])
+    s.join(H_NEIGHBOUR, [ip4(3)])
+    # H_NEIGHBOUR is announced to, so H_FAR (the other lone swarm) makes room.
+    assert counts(s.announce(H_NEIGHBOUR, ip4(4))) == (0, 2, 0)
+    assert s.counts(H_FAR) == (0, 0, 0)
+    assert s.stats() == StoreStats(swarms=2, peers4=4, peers6=0, seeders=0, leechers=4)
+    # Nothing left with fewer than two peers: now the store refuses.
+    with pytest.raises(StoreFull):
+        s.announce(H, ip4(5))
+    with pytest.raises(StoreFull):
+        s.announce(H_FAR, ip6(1))
+
+
+def test_the_swarm_announced_to_is_never_evicted_for_itself(make: MakeSyncStore) -> None:
+    s = make(max_peers=1)
+    s.join(H, [ip4(1)])
+    with pytest.raises(StoreFull):
+        s.announce(H, ip4(2))
+    assert s.counts(H) == (0, 1, 0)
+
+
+@FAMILIES
+def test_peers_per_address_are_capped_in_each_swarm(make: MakeSyncStore, size: int) -> None:
+    s = make(max_peers_per_address=3)
+    # IPv4: one address, many ports. IPv6: one /64, other host bits and ports.
+    if size == V4:
+        mine = [ip4(7, port) for port in range(6000, 6004)]
+        neighbour = ip4(8, 6000)
+    else:
+        mine = [ip6(n, 6000 + n) for n in range(4)]
+        neighbour = ip6_net(1, 6000)
+    s.join(H, mine[:3])
+    with pytest.raises(AddressFull):
+        s.announce(H, mine[3])
+    assert s.counts(H) == (0, 3, 0), "a refused peer was counted"
+    # Known peers are always accepted; other addresses and other swarms have room of their own.
+    assert counts(s.announce(H, mine[0], event=Event.COMPLETED, seeder=True)) == (1, 2, 1)
+    assert counts(s.announce(H, neighbour)) == (1, 3, 1)
+    assert counts(s.announce(H_FAR, mine[3])) == (0, 1, 0)
+    # One peer gone is room for one more.
+    s.announce(H, mine[1], event=Event.STOPPED)
+    assert counts(s.announce(H, mine[3])) == (1, 3, 1)
+    with pytest.raises(AddressFull):
+        s.announce(H, mine[1])
+
+
+@FAMILIES
+def test_peers_per_address_are_capped_in_large_swarms(make: MakeSyncStore, size: int) -> None:
+    s = make(max_peers_per_address=2)
+    # Each of another address (IPv6: another /64).
+    others = [ip4(n) if size == V4 else ip6_net(n) for n in range(1, 701)]
+    s.join(H, others)  # past any size where a backend may change how it keeps a swarm
+    mine = [ENDPOINT[size](900, port) for port in (7000, 7001, 7002)]
+    s.join(H, mine[:2])
+    with pytest.raises(AddressFull):
+        s.announce(H, mine[2])
+    for peer in others[:600]:
+        s.announce(H, peer, event=Event.STOPPED)  # and back below it
+    with pytest.raises(AddressFull):
+        s.announce(H, mine[2])
+    s.announce(H, mine[0], event=Event.STOPPED)
+    assert counts(s.announce(H, mine[2])) == (0, 102, 0)
+
+
+def test_new_swarms_per_address_are_paced(make: MakeSyncStore) -> None:
+    s = make(new_swarms=Rate(3, 60.0))
+    hashes = [info_hash(100 + n) for n in range(6)]
+    for h in hashes[:3]:
+        s.announce(h, ip4(1, 6000))
+    with pytest.raises(NewSwarmsPaced):
+        s.announce(hashes[3], ip4(1, 6001))
+    assert s.counts(hashes[3]) == (0, 0, 0), "a refused swarm was created"
+    assert s.stats().swarms == 3
+    # Joining swarms that exist is not starting new ones; other addresses have their own pace.
+    assert counts(s.announce(hashes[0], ip4(1, 6001))) == (0, 2, 0)
+    assert counts(s.announce(hashes[3], ip4(2))) == (0, 1, 0)
+    # An IPv6 /64 is one address, whatever its host bits.
+    for n in range(3):
+        s.announce(hashes[n], ip6(n))
+    s.announce(hashes[4], ip6(10))
+    s.announce(hashes[5], ip6(11))
+    s.announce(info_hash(200), ip6(12))
+    with pytest.raises(NewSwarmsPaced):
+        s.announce(info_hash(201), ip6(13))
+    # Three per minute: one more every 20 s.
+    with pytest.raises(NewSwarmsPaced):
+        s.announce(info_hash(202), ip4(1), now=NOW + 19)
+    assert counts(s.announce(info_hash(202), ip4(1), now=NOW + 21)) == (0, 1, 0)
+    with pytest.raises(NewSwarmsPaced):
+        s.announce(info_hash(203), ip4(1), now=NOW + 22)
 
 
 def test_expiry_makes_room(make: MakeSyncStore) -> None:

@@ -28,8 +28,16 @@ Duties of every backend
 5. A swarm nobody announced to (or that was removed) scrapes as zeros; `scrape` never
    creates swarms.
 6. `remove_swarm` forgets a swarm at once (deleted or taken-down torrent).
-7. When a limit is reached, `announce` raises `StoreFull` rather than growing without
-   bound; a known peer's re-announce is always accepted.
+7. Limits. A known peer's re-announce is always accepted; only growth is limited.
+   a. A swarm holds at most `max_peers_per_address` peers from one address bucket (an IPv4
+      address, an IPv6 /64: `swarmdex.peerstore.pacing.address_bucket`); one more raises
+      `AddressFull`. Several clients behind one NAT are normal, thousands are pollution.
+   b. One address bucket creates at most `new_swarms` (a `Rate`) new swarms; past it
+      `announce` raises `NewSwarmsPaced` and creates nothing.
+   c. When `max_swarms` or `max_peers` is reached, `announce` makes room by evicting the
+      least useful swarms: those with at most one peer (or none, kept for their
+      `downloaded` figure), the oldest first, never the swarm being announced to. It
+      raises `StoreFull` only when it finds none to evict among those it looks at.
 8. `now` is wall-clock seconds and may step back a little (clock adjustments): a store
    must stay consistent, at worst keeping a peer somewhat longer than `peer_ttl`.
 9. Announce order among returned peers is unspecified but should be random enough that
@@ -48,7 +56,30 @@ from swarmdex.protocol.announce import Event, SwarmCounts
 
 
 class StoreFull(Exception):
-    """The store reached a configured limit and refuses a new peer or swarm."""
+    """The store reached a configured limit and refuses a new peer or swarm.
+
+    `reason` is worded for the client (a tracker's `failure reason`)."""
+
+    reason = "tracker is at capacity, try again later"
+
+
+class AddressFull(StoreFull):
+    """The swarm already holds as many peers from this address as it takes (duty 7a)."""
+
+    reason = "too many peers from your address in this torrent"
+
+
+class NewSwarmsPaced(StoreFull):
+    """This address started too many new swarms lately (duty 7b)."""
+
+    reason = "too many new torrents from your address, try again later"
+
+
+class Rate(NamedTuple):
+    """`burst` actions at once, then `burst` per `per` seconds."""
+
+    burst: int
+    per: float
 
 
 class SwarmReply(NamedTuple):

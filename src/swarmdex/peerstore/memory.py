@@ -15,6 +15,13 @@ huge swarms stay O(1) at some memory cost. Removal moves the last record into th
 Swarms live in shards (dicts keyed by the first byte of the info hash) so that garbage
 collection can walk one shard at a time and yield to the event loop in between.
 
+Limits (duty 7 of the contract). Peers per address bucket in a swarm are counted by scanning
+`addrs` for the bucket's bytes, as lookups do; swarms big enough to keep an index keep a
+count per bucket beside it instead. Eviction candidates come from `_order`, a deque of swarm
+keys in creation order (8 bytes a swarm): a full store pops from its left, evicts the first
+swarm with at most one peer and sends bigger ones to the back. Entries of swarms already gone
+are skipped there and dropped when the deque grows past twice the swarms.
+
 Nothing here is ever written to disk: peer addresses live only as long as the swarm needs
 them.
 """
@@ -22,12 +29,22 @@ them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import random
 from array import array
+from collections import deque
 from collections.abc import Callable, Sequence
 
-from swarmdex.peerstore.base import StoreFull, StoreStats, SwarmReply
+from swarmdex.peerstore.base import (
+    AddressFull,
+    NewSwarmsPaced,
+    Rate,
+    StoreFull,
+    StoreStats,
+    SwarmReply,
+)
+from swarmdex.peerstore.pacing import LimitLog, Pacer, address_bucket
 from swarmdex.protocol.announce import Event, SwarmCounts
 
 SEEDER = 1
@@ -36,22 +53,45 @@ _FLAGS = 3
 INDEX_FROM = 512  # peers in one family before the swarm keeps a dict index
 INDEX_UNTIL = 256  # ...and below which it drops it again
 _SHARDS = 256
+# Swarms a full store looks at, at most, to find one to evict: bounds the cost of one
+# announce; swarms looked at and kept go to the back, so the next search looks further.
+EVICT_LOOK = 64
 # Plain-int copies of the events: comparing to these skips the enum class lookup per call.
 _STOPPED = int(Event.STOPPED)
 _COMPLETED = int(Event.COMPLETED)
 _EMPTY = b""
+log = logging.getLogger(__name__)
 
 
 class _Family:
     """The peers of one address family within a swarm."""
 
-    __slots__ = ("addrs", "index", "meta", "size")
+    __slots__ = ("addrs", "buckets", "index", "meta", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.addrs = bytearray()
         self.meta = array("I")
         self.index: dict[bytes, int] | None = None
+        # Peers per address bucket, kept only alongside `index` (big swarms).
+        self.buckets: dict[bytes, int] | None = None
+
+    def bucket_count(self, bucket: bytes, enough: int) -> int:
+        """Peers whose address falls in `bucket`; counting stops at `enough`."""
+        if self.buckets is not None:
+            return self.buckets.get(bucket, 0)
+        addrs, size = self.addrs, self.size
+        count = 0
+        i = addrs.find(bucket)
+        while i != -1:
+            if i % size:
+                i = addrs.find(bucket, i + 1)
+                continue
+            count += 1
+            if count >= enough:
+                break
+            i = addrs.find(bucket, i + size)
+        return count
 
     def find(self, peer: bytes) -> int:
         if self.index is not None:
@@ -68,6 +108,9 @@ class _Family:
         self.addrs += peer
         if self.index is not None:
             self.index[peer] = slot
+            assert self.buckets is not None
+            bucket = _bucket(peer)
+            self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
         elif slot + 1 >= INDEX_FROM:
             self._build_index()
         return slot
@@ -79,7 +122,15 @@ class _Family:
         last = len(meta) - 1
         start = slot * size
         if self.index is not None:
-            del self.index[bytes(addrs[start : start + size])]
+            gone = bytes(addrs[start : start + size])
+            del self.index[gone]
+            assert self.buckets is not None
+            bucket = _bucket(gone)
+            left = self.buckets[bucket] - 1
+            if left:
+                self.buckets[bucket] = left
+            else:
+                del self.buckets[bucket]
         if slot != last:
             moved = addrs[last * size :]
             addrs[start : start + size] = moved
@@ -89,12 +140,17 @@ class _Family:
         del addrs[last * size :]
         meta.pop()
         if self.index is not None and last < INDEX_UNTIL:
-            self.index = None
+            self.index = self.buckets = None
         return word
 
     def _build_index(self) -> None:
         addrs, size = self.addrs, self.size
         self.index = {bytes(addrs[i : i + size]): i // size for i in range(0, len(addrs), size)}
+        buckets: dict[bytes, int] = {}
+        for peer in self.index:
+            bucket = _bucket(peer)
+            buckets[bucket] = buckets.get(bucket, 0) + 1
+        self.buckets = buckets
 
     def pick(self, numwant: int, skip: int, rand: Callable[[], float]) -> bytes:
         """Up to `numwant` packed peers, leaving out the one in slot `skip` (-1: none)."""
@@ -125,6 +181,11 @@ class _Family:
         return bytes(out)
 
 
+def _bucket(peer: bytes) -> bytes:
+    """The address bucket of a packed endpoint (its address without the port)."""
+    return address_bucket(peer[:-2])
+
+
 class _Swarm:
     __slots__ = ("downloaded", "seeders", "v4", "v6")
 
@@ -144,6 +205,8 @@ class MemoryPeerStore:
     `keep_dormant`: keep a swarm whose peers are all gone if it has counted completions, so
     the `downloaded` figure survives quiet periods. Right when the tracker serves a known
     list of torrents; in open mode it would let anyone pin memory, so there it is off.
+
+    `max_peers_per_address` and `new_swarms` are off when None (the settings turn them on).
     """
 
     def __init__(
@@ -153,13 +216,20 @@ class MemoryPeerStore:
         max_peers: int = 10_000_000,
         max_swarms: int = 2_000_000,
         keep_dormant: bool = False,
+        max_peers_per_address: int | None = None,
+        new_swarms: Rate | None = None,
         seed: int | None = None,
     ) -> None:
         self.peer_ttl = peer_ttl
         self.max_peers = max_peers
         self.max_swarms = max_swarms
         self.keep_dormant = keep_dormant
+        self.max_peers_per_address = max_peers_per_address
+        self._new_swarms = Pacer(new_swarms.burst, new_swarms.per) if new_swarms else None
         self._shards: list[dict[bytes, _Swarm]] = [{} for _ in range(_SHARDS)]
+        self._order: deque[bytes] = deque()  # swarm keys, oldest first (see the module doc)
+        self._limits = LimitLog(log, "peer store limits")
+        self.evicted = 0
         self._swarms = 0
         self._peers = 0
         self._epoch: float | None = None
@@ -194,10 +264,15 @@ class MemoryPeerStore:
         if swarm is None:
             if event == _STOPPED:
                 return SwarmReply(0, 0, 0, _EMPTY, _EMPTY)
-            if self._swarms >= self.max_swarms:
-                raise StoreFull("too many torrents")
+            if self._new_swarms is not None and not self._new_swarms.allow(_bucket(peer), now):
+                self._limits.bump("new swarm refused: too many from one address")
+                raise NewSwarmsPaced
+            if self._swarms >= self.max_swarms and not self._evict(None):
+                self._limits.bump("new swarm refused: store full, nothing to evict")
+                raise StoreFull
             swarm = shard[info_hash] = _Swarm()
             self._swarms += 1
+            self._remember(info_hash)
         family = swarm.v6 if v6 else swarm.v4
 
         if event == _STOPPED:
@@ -227,10 +302,15 @@ class MemoryPeerStore:
             if (old ^ word) & SEEDER:
                 swarm.seeders += 1 if word & SEEDER else -1
         else:
-            if self._peers >= self.max_peers:
+            cap = self.max_peers_per_address
+            if cap is not None and family.meta and family.bucket_count(_bucket(peer), cap) >= cap:
+                self._limits.bump("new peer refused: too many from one address in a swarm")
+                raise AddressFull
+            if self._peers >= self.max_peers and not self._evict(swarm):
                 if not swarm.peers():
                     self._forget_if_idle(shard, info_hash, swarm)
-                raise StoreFull("too many peers")
+                self._limits.bump("new peer refused: store full, nothing to evict")
+                raise StoreFull
             self._peers += 1
             if word & SEEDER:
                 swarm.seeders += 1
@@ -253,6 +333,36 @@ class MemoryPeerStore:
         if v6:
             return SwarmReply(swarm.seeders, total - swarm.seeders, swarm.downloaded, other, own)
         return SwarmReply(swarm.seeders, total - swarm.seeders, swarm.downloaded, own, other)
+
+    def _remember(self, info_hash: bytes) -> None:
+        """Queue a new swarm for eviction, after every older one."""
+        order = self._order
+        order.append(info_hash)
+        if len(order) > 2 * self._swarms + EVICT_LOOK:
+            # Mostly keys of swarms already gone: keep each live swarm once, in order.
+            shards = self._shards
+            self._order = deque(k for k in dict.fromkeys(order) if k in shards[k[0]])
+
+    def _evict(self, keep: _Swarm | None) -> bool:
+        """Forget the oldest swarm with at most one peer (not `keep`) to make room for
+        growth. Looks at `EVICT_LOOK` swarms at most; False if none of them would do."""
+        order, shards = self._order, self._shards
+        for _ in range(min(EVICT_LOOK, len(order))):
+            info_hash = order.popleft()
+            shard = shards[info_hash[0]]
+            swarm = shard.get(info_hash)
+            if swarm is None:
+                continue  # gone already (expired, stopped, removed)
+            if swarm is keep or swarm.peers() > 1:
+                order.append(info_hash)
+                continue
+            del shard[info_hash]
+            self._swarms -= 1
+            self._peers -= swarm.peers()
+            self.evicted += 1
+            self._limits.bump("swarm with at most one peer evicted: store full")
+            return True
+        return False
 
     def _forget_if_idle(self, shard: dict[bytes, _Swarm], info_hash: bytes, swarm: _Swarm) -> None:
         if swarm.downloaded and self.keep_dormant:
@@ -323,4 +433,5 @@ class MemoryPeerStore:
     async def close(self) -> None:
         for shard in self._shards:
             shard.clear()
+        self._order.clear()
         self._swarms = self._peers = 0

@@ -163,8 +163,27 @@ def encode_scrape(txid: int, counts: list[SwarmCounts]) -> bytes:
     return bytes(out)
 
 
-def encode_error(txid: int, message: str) -> bytes:
-    return _REPLY_HEAD.pack(ERROR, txid) + message.encode("utf-8", "replace")
+def encode_error(txid: int, message: str, *, limit: int | None = None) -> bytes:
+    """An error packet; with `limit`, the message is cut (between characters) so that the
+    packet is at most `limit` bytes, header included."""
+    text = message.encode("utf-8", "replace")
+    if limit is not None and len(text) > limit - _REPLY_HEAD.size:
+        text = text[: max(limit - _REPLY_HEAD.size, 0)].decode("utf-8", "ignore").encode()
+    return _REPLY_HEAD.pack(ERROR, txid) + text
+
+
+def reject(packet: bytes, message: str) -> bytes | None:
+    """The error answering a packet whose sender has not proved its address (no valid
+    connection id yet), or None when it carries no transaction id to answer to.
+
+    UDP source addresses can be forged, so such an answer may land on a victim: it is never
+    larger than the packet, or we would amplify an attack. The message is cut to fit; a
+    client that gets `connection id expired or inv` still learns enough to reconnect.
+    """
+    txid = transaction_id(packet)
+    if txid is None:
+        return None
+    return encode_error(txid, message, limit=len(packet))
 
 
 # -- client side: used by tests, benchmarks and tools ---------------------------------------

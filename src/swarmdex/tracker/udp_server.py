@@ -117,7 +117,7 @@ class UdpTrackerServer:
                 request = udp.parse_request(data)
         except ProtocolError as exc:
             if exc.replyable:
-                self._error(sock, addr, data, exc.message)
+                self._reject(sock, addr, data, exc.message)
             else:
                 self.counters.unreadable += 1
             return
@@ -131,7 +131,7 @@ class UdpTrackerServer:
 
         if isinstance(request, udp.UdpAnnounce):
             if not self.cids.check(request.connection_id, ip, now):
-                self._error(sock, addr, data, BAD_CONNECTION_ID)
+                self._reject(sock, addr, data, BAD_CONNECTION_ID)
                 return
             coro = self.tracker.announce(
                 request.request,
@@ -151,7 +151,7 @@ class UdpTrackerServer:
             self._send(sock, addr, udp.encode_connect(request.transaction_id, self.cids.issue(ip, now)))
         else:
             if not self.cids.check(request.connection_id, ip, now):
-                self._error(sock, addr, data, BAD_CONNECTION_ID)
+                self._reject(sock, addr, data, BAD_CONNECTION_ID)
                 return
             scrape = self.tracker.scrape(request.info_hashes)
             try:
@@ -205,12 +205,22 @@ class UdpTrackerServer:
             self.counters.send_failed += 1
 
     def _error(self, sock: socket.socket, addr: Any, data: bytes, message: str) -> None:
+        """Answer an error to a client that proved its address (a valid connection id)."""
         txid = udp.transaction_id(data)
         if txid is None:
             self.counters.unreadable += 1
             return
         self.counters.errors += 1
         self._send(sock, addr, udp.encode_error(txid, message))
+
+    def _reject(self, sock: socket.socket, addr: Any, data: bytes, message: str) -> None:
+        """Answer an error to a sender that may be forged: never more bytes than it sent."""
+        reply = udp.reject(data, message)
+        if reply is None:
+            self.counters.unreadable += 1
+            return
+        self.counters.errors += 1
+        self._send(sock, addr, reply)
 
 
 def _announce_reply(txid: int, resp: AnnounceResponse, v6: bool) -> bytes:

@@ -397,14 +397,15 @@ def test_counts_follows_every_change() -> None:
 
 
 def test_a_refused_peer_leaves_no_empty_swarm() -> None:
-    s = Mem(max_peers=1)
+    s = Mem(max_peers=2)
     s.announce(endpoint(V4, 1))
+    s.announce(endpoint(V4, 2))  # two peers: not a swarm to evict
     with pytest.raises(StoreFull):
         s.announce(endpoint(V4, 1), info_hash=H2)
     with pytest.raises(StoreFull):
         s.announce(endpoint(V6, 1))
-    assert s.store.counts() == (1, 1)
-    assert s.stats() == StoreStats(1, 1, 0, 0, 1)
+    assert s.store.counts() == (1, 2)
+    assert s.stats() == StoreStats(1, 2, 0, 0, 2)
     assert H2 not in s.store._shards[H2[0]]
 
 

@@ -672,3 +672,54 @@ def test_parse_reply_arbitrary_bytes(packet: bytes) -> None:
             reply, udp.ConnectReply | udp.AnnounceReply | udp.ScrapeReply | udp.ErrorReply
         )
         assert reply.transaction_id == struct.unpack(">I", packet[4:8])[0]
+
+
+# -- answers to senders that have not proved their address -----------------------------------
+
+ACTIONS = st.sampled_from([udp.CONNECT, udp.ANNOUNCE, udp.SCRAPE, udp.ERROR, 4, 2**32 - 1])
+PACKETS = st.one_of(
+    st.binary(max_size=200),
+    st.builds(
+        lambda head, action, txid, body: struct.pack(">QII", head, action, txid) + body,
+        st.one_of(U64, st.just(BEP15_PROTOCOL_ID)),
+        ACTIONS,
+        TXIDS,
+        st.binary(max_size=1600),
+    ),
+)
+MESSAGES = st.one_of(st.text(max_size=300), st.just("connection id expired or invalid, connect again"))
+
+
+@FUZZ
+@given(PACKETS, MESSAGES)
+def test_no_answer_to_an_unproved_sender_is_larger_than_its_packet(packet: bytes, message: str) -> None:
+    """Whatever arrives before a valid connection id (a malformed packet, a connect, an
+    announce or scrape whose id the server refuses), the answer fits in the packet: a forged
+    source address gains an attacker no amplification."""
+    answers: list[tuple[bytes | None, str]] = [(udp.reject(packet, message), message)]
+    try:
+        request = udp.parse_request(packet)
+    except ProtocolError as exc:
+        if exc.replyable:
+            answers.append((udp.reject(packet, exc.message), exc.message))
+    else:
+        if isinstance(request, udp.ConnectRequest):
+            answers.append((udp.encode_connect(request.transaction_id, bytes(8)), ""))
+    for answer, said in answers:
+        if answer is None:
+            assert len(packet) < 16, "a packet with a transaction id went unanswered"
+            continue
+        assert len(answer) <= len(packet)
+        reply = udp.parse_reply(answer)
+        assert reply.transaction_id == udp.transaction_id(packet)
+        if isinstance(reply, udp.ErrorReply):
+            # Cut between characters, never inside one: the start of the message, intact.
+            assert said.encode("utf-8", "replace").startswith(reply.message.encode())
+
+
+def test_a_fitting_error_is_answered_whole_and_a_long_one_cut() -> None:
+    packet = udp.client_scrape(bytes(8), 5, [bytes(20)])  # 36 bytes
+    assert udp.parse_reply(udp.reject(packet, "short") or b"") == udp.ErrorReply(5, "short")
+    cut = udp.reject(packet, "é" * 40) or b""
+    assert len(cut) == 36 and udp.parse_reply(cut) == udp.ErrorReply(5, "é" * 14)
+    assert udp.reject(b"\0" * 15, "too short") is None
