@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     # Abuse limits. Each group below belongs to one part of the program; keep new limits in
     # the group of the part that enforces them.
     # -- HTTP connections (tracker/http_server.py, web/asgi.py) --
+    http_body_max_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest request body the site reads, in bytes "
+        "(a 100,000-character news post, percent-encoded, is about 1.2 MB); more is refused "
+        "with 413 before it is read. The .torrent upload routes take upload_max_bytes plus "
+        "room for their other fields instead.",
+    )
     # -- uploads (torrents/, bittorrent/metainfo.py) --
     # -- tracker swarms and peers (tracker/, peerstore/) --
     max_peers_per_address: int = Field(

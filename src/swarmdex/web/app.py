@@ -18,6 +18,7 @@ from swarmdex.web.api import torrents as torrent_api
 from swarmdex.web.api import users as user_api
 from swarmdex.web.auth import LoginRequired, load_viewer, login_redirect
 from swarmdex.web.bans import Banned, NetworkBanned, refuse_banned
+from swarmdex.web.bodylimit import BodyLimit
 from swarmdex.web.context import SiteContext
 from swarmdex.web.negotiation import JsonTwins
 from swarmdex.web.pages import accounts, admin, audit, bans, browse, comments, feeds, home
@@ -82,6 +83,7 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(privacy_pages.router)
     if ctx.settings.access_log:  # off by default: then no request is recorded anywhere
         app.add_middleware(AccessLogWriter, ctx=ctx)
+    app.add_middleware(BodyLimit, ctx=ctx)  # outermost: no body is read past its limit
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
