@@ -46,6 +46,7 @@ from swarmdex.web.auth import (
 )
 from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
@@ -293,7 +294,7 @@ async def new_token(request: Request, ctx: Ctx, user: CurrentUser,
 
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=CSRF)
-async def revoke_one_token(ctx: Ctx, user: CurrentUser, token_id: int) -> Response:
+async def revoke_one_token(ctx: Ctx, user: CurrentUser, token_id: RowId) -> Response:
     async with transaction(ctx.db) as session:
         if not await revoke_token(session, user, token_id):
             raise HTTPException(404, "That token was revoked already.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -27,6 +27,7 @@ from swarmdex.sitemode import services as sitemode
 from swarmdex.sitemode.rules import ModeError
 from swarmdex.web.auth import require_role
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
 
@@ -35,7 +36,6 @@ __all__ = ["DONE", "SiteConfigRefresh", "format_size", "parse_size", "router"]
 router = APIRouter(include_in_schema=False)
 CSRF: Final = [Depends(require_csrf)]
 Admin = Annotated[User, Depends(require_role(Role.ADMIN))]
-CategoryId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 DONE: Final = {
     "settings": "Settings saved. They apply at once.",
@@ -187,7 +187,7 @@ async def add_category(request: Request, ctx: Ctx, user: Admin) -> Response:
 
 
 @router.post("/admin/categories/{category_id}/rename", dependencies=CSRF)
-async def rename_category(request: Request, category_id: CategoryId, ctx: Ctx, user: Admin) -> Response:
+async def rename_category(request: Request, category_id: RowId, ctx: Ctx, user: Admin) -> Response:
     name = _text(await request.form(), "name")
     try:
         async with transaction(ctx.db) as session:
@@ -198,7 +198,7 @@ async def rename_category(request: Request, category_id: CategoryId, ctx: Ctx, u
 
 
 @router.post("/admin/categories/{category_id}/move", dependencies=CSRF)
-async def move_category(request: Request, category_id: CategoryId, ctx: Ctx, user: Admin) -> Response:
+async def move_category(request: Request, category_id: RowId, ctx: Ctx, user: Admin) -> Response:
     direction = _text(await request.form(), "direction")
     if direction not in ("up", "down"):
         raise HTTPException(400, "A category moves up or down.")
@@ -212,7 +212,7 @@ async def move_category(request: Request, category_id: CategoryId, ctx: Ctx, use
 
 
 @router.post("/admin/categories/{category_id}/delete", dependencies=CSRF)
-async def delete_category(request: Request, category_id: CategoryId, ctx: Ctx, user: Admin) -> Response:
+async def delete_category(request: Request, category_id: RowId, ctx: Ctx, user: Admin) -> Response:
     try:
         async with transaction(ctx.db) as session:
             await services.delete_category(session, category_id, by=user)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from swarmdex.accounts.services import has_role, user_by_name
@@ -21,6 +21,7 @@ from swarmdex.moderation import bans
 from swarmdex.moderation.services import ModerationError, NotAllowed, NotFound
 from swarmdex.web.auth import require_role
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
 
@@ -30,7 +31,6 @@ router = APIRouter(include_in_schema=False)
 CSRF: Final = [Depends(require_csrf)]
 Staff = Annotated[User, Depends(require_role(Role.MODERATOR))]
 Admin = Annotated[User, Depends(require_role(Role.ADMIN))]
-RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FormText = Annotated[str, Form()]
 
 # What the ban form offers; "permanent" has no end.

@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Final, TypeVar
+from typing import Final, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from swarmdex.db.models import Torrent, User
 from swarmdex.torrents import services as torrents
 from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
@@ -39,8 +40,6 @@ CSRF: Final = [Depends(require_csrf)]
 # too slow for a flood from a compromised or scripted account.
 COMMENT_RATE: Final = Rate(6, 60.0)
 
-# Ids beyond SQLite's (and PostgreSQL's bigint) range are refused before any query.
-CommentId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 T = TypeVar("T")
 
@@ -183,7 +182,7 @@ async def _located(session: AsyncSession, comment_id: int) -> tuple[Place, int]:
 
 
 @router.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
-async def edit_page(request: Request, comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
+async def edit_page(request: Request, comment_id: RowId, ctx: Ctx, user: Member) -> Response:
     async with ctx.db() as session:
         comment = await services.get(session, comment_id)
     found = (comment, Place.of(comment.torrent)) if comment is not None else None
@@ -191,7 +190,7 @@ async def edit_page(request: Request, comment_id: CommentId, ctx: Ctx, user: Mem
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=CSRF)
-async def edit(request: Request, comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
+async def edit(request: Request, comment_id: RowId, ctx: Ctx, user: Member) -> Response:
     async def write(session: AsyncSession, _: int, body: str) -> int:
         await services.edit(session, comment_id, editor=user, body=body)
         return comment_id
@@ -201,7 +200,7 @@ async def edit(request: Request, comment_id: CommentId, ctx: Ctx, user: Member) 
 
 
 @router.post("/comments/{comment_id}/delete", dependencies=CSRF)
-async def delete(comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
+async def delete(comment_id: RowId, ctx: Ctx, user: Member) -> Response:
     try:
         async with transaction(ctx.db) as session:
             comment = await services.delete(session, comment_id, by=user)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from swarmdex.db.engine import transaction
@@ -34,6 +34,7 @@ from swarmdex.donations.services import (
 )
 from swarmdex.web.auth import require_role
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
 
@@ -42,7 +43,7 @@ __all__ = ["DONE", "campaign_bar", "router"]
 router = APIRouter(include_in_schema=False)
 CSRF: Final = [Depends(require_csrf)]
 Admin = Annotated[User, Depends(require_role(Role.ADMIN))]
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = RowId
 
 LEDGER_SHOWN: Final = 200  # the admin page's latest entries; the CSV has them all
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +29,7 @@ from swarmdex.torrents import services as torrents
 from swarmdex.web.auth import CurrentUser, Viewer, require_role
 from swarmdex.web.bans import Banned
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.pages.torrents import withdraw
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
@@ -39,7 +40,6 @@ __all__ = ["DONE", "REPORT_RATE", "router"]
 router = APIRouter(include_in_schema=False)
 CSRF: Final = [Depends(require_csrf)]
 Staff = Annotated[User, Depends(require_role(Role.MODERATOR))]
-ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 FormText = Annotated[str, Form()]
 
 # Per client address: a few reports in a row, then one a minute. Plenty for someone who
@@ -139,7 +139,7 @@ async def report_torrent(request: Request, info_hash: str, ctx: Ctx, viewer: Vie
 
 
 @router.get("/comments/{comment_id}/report", response_class=HTMLResponse)
-async def report_comment_form(request: Request, comment_id: ItemId, ctx: Ctx, viewer: Viewer) -> Response:
+async def report_comment_form(request: Request, comment_id: RowId, ctx: Ctx, viewer: Viewer) -> Response:
     await _not_banned(ctx, viewer)
     async with ctx.db() as session:
         target = await _comment_target(session, comment_id)
@@ -147,7 +147,7 @@ async def report_comment_form(request: Request, comment_id: ItemId, ctx: Ctx, vi
 
 
 @router.post("/comments/{comment_id}/report", dependencies=CSRF)
-async def report_comment(request: Request, comment_id: ItemId, ctx: Ctx, viewer: Viewer,
+async def report_comment(request: Request, comment_id: RowId, ctx: Ctx, viewer: Viewer,
                          reason: FormText = "", text: FormText = "", contact: FormText = "") -> Response:
     async with ctx.db() as session:
         target = await _comment_target(session, comment_id)
@@ -186,7 +186,7 @@ def _done(what: str) -> RedirectResponse:
 
 
 @router.post("/moderation/torrents/{torrent_id}/resolve", dependencies=CSRF)
-async def resolve_torrent(request: Request, torrent_id: ItemId, ctx: Ctx, user: Staff,
+async def resolve_torrent(request: Request, torrent_id: RowId, ctx: Ctx, user: Staff,
                           action: FormText = "", note: FormText = "", title: FormText = "",
                           category: FormText = "", description: FormText = "") -> Response:
     edit = TorrentEdit(title, category, description) if action == "edit" else None
@@ -202,7 +202,7 @@ async def resolve_torrent(request: Request, torrent_id: ItemId, ctx: Ctx, user: 
 
 
 @router.post("/moderation/torrents/{torrent_id}/unhide", dependencies=CSRF)
-async def unhide(request: Request, torrent_id: ItemId, ctx: Ctx, user: Staff,
+async def unhide(request: Request, torrent_id: RowId, ctx: Ctx, user: Staff,
                  note: FormText = "") -> Response:
     try:
         async with transaction(ctx.db) as session:
@@ -215,7 +215,7 @@ async def unhide(request: Request, torrent_id: ItemId, ctx: Ctx, user: Staff,
 
 
 @router.post("/moderation/comments/{comment_id}/resolve", dependencies=CSRF)
-async def resolve_comment(request: Request, comment_id: ItemId, ctx: Ctx, user: Staff,
+async def resolve_comment(request: Request, comment_id: RowId, ctx: Ctx, user: Staff,
                           action: FormText = "", note: FormText = "") -> Response:
     try:
         async with transaction(ctx.db) as session:

@@ -16,7 +16,7 @@ from datetime import UTC
 from email.utils import format_datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +30,9 @@ from swarmdex.news.services import PostForm
 from swarmdex.web.auth import Viewer, require_role
 from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx
+from swarmdex.web.ids import ID_MAX, RowId
 from swarmdex.web.pages import comments
-from swarmdex.web.pages.comments import CommentId, Place
+from swarmdex.web.pages.comments import Place
 from swarmdex.web.pages.feeds import FEED_ITEMS, rss, xml_text
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
@@ -41,7 +42,6 @@ __all__ = ["post_path", "router"]
 router = APIRouter(include_in_schema=False)
 CSRF: Final = [Depends(require_csrf)]
 Staff = Annotated[User, Depends(require_role(Role.MODERATOR))]
-PostId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 # "12" or "12-any-slug": the id decides, the rest is for people.
 _REF: Final = re.compile(r"([1-9][0-9]{0,18})(?:-[a-z0-9-]*)?")
 _FORM_TIME: Final = "%Y-%m-%dT%H:%M"  # <input type="datetime-local">, in UTC
@@ -54,7 +54,7 @@ def post_path(post: NewsPost) -> str:
 
 def _post_id(ref: str) -> int:
     match = _REF.fullmatch(ref)
-    if match is None or int(match.group(1)) > 2**63 - 1:
+    if match is None or int(match.group(1)) > ID_MAX:
         raise HTTPException(404)
     return int(match.group(1))
 
@@ -178,7 +178,7 @@ async def _staff_post(session: AsyncSession, post_id: int) -> NewsPost:
 
 
 @router.get("/news/{post_id}/edit", response_class=HTMLResponse)
-async def edit_page(request: Request, post_id: PostId, ctx: Ctx, user: Staff) -> Response:
+async def edit_page(request: Request, post_id: RowId, ctx: Ctx, user: Staff) -> Response:
     async with ctx.db() as session:
         post = await _staff_post(session, post_id)
     form = {"title": post.title, "body": post.body, "draft": post.draft,
@@ -187,7 +187,7 @@ async def edit_page(request: Request, post_id: PostId, ctx: Ctx, user: Staff) ->
 
 
 @router.post("/news/{post_id}/edit", dependencies=CSRF)
-async def edit(request: Request, post_id: PostId, ctx: Ctx, user: Staff) -> Response:
+async def edit(request: Request, post_id: RowId, ctx: Ctx, user: Staff) -> Response:
     form = await _posted(request)
     try:
         async with transaction(ctx.db) as session:
@@ -205,7 +205,7 @@ async def edit(request: Request, post_id: PostId, ctx: Ctx, user: Staff) -> Resp
 
 
 @router.post("/news/{post_id}/delete", dependencies=CSRF)
-async def delete(post_id: PostId, ctx: Ctx, user: Staff) -> Response:
+async def delete(post_id: RowId, ctx: Ctx, user: Staff) -> Response:
     try:
         async with transaction(ctx.db) as session:
             await services.delete(session, post_id, by=user)
@@ -246,7 +246,7 @@ async def _comment_place(session: AsyncSession, comment_id: int) -> tuple[Place,
 
 @router.get("/news/comments/{comment_id}/edit", response_class=HTMLResponse)
 async def edit_comment_page(
-    request: Request, comment_id: CommentId, ctx: Ctx, user: Member
+    request: Request, comment_id: RowId, ctx: Ctx, user: Member
 ) -> Response:
     async with ctx.db() as session:
         comment = await services.get_comment(session, comment_id)
@@ -256,7 +256,7 @@ async def edit_comment_page(
 
 @router.post("/news/comments/{comment_id}/edit", dependencies=CSRF)
 async def edit_comment(
-    request: Request, comment_id: CommentId, ctx: Ctx, user: Member
+    request: Request, comment_id: RowId, ctx: Ctx, user: Member
 ) -> Response:
     async def write(session: AsyncSession, _: int, body: str) -> int:
         await services.edit_comment(session, comment_id, editor=user, body=body)
@@ -269,7 +269,7 @@ async def edit_comment(
 
 
 @router.post("/news/comments/{comment_id}/delete", dependencies=CSRF)
-async def delete_comment(comment_id: CommentId, ctx: Ctx, user: Member) -> Response:
+async def delete_comment(comment_id: RowId, ctx: Ctx, user: Member) -> Response:
     try:
         async with transaction(ctx.db) as session:
             comment = await services.delete_comment(session, comment_id, by=user)

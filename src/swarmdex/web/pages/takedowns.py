@@ -23,6 +23,7 @@ from swarmdex.takedowns.models import CounterNotice, Notice, TakedownItem
 from swarmdex.torrents.services import parse_hash
 from swarmdex.web.auth import CurrentUser, require_role
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.ids import RowId
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
@@ -102,7 +103,7 @@ async def file_notice(request: Request, ctx: Ctx) -> Response:
 
 
 @router.get("/notice/{notice_id}/received", response_class=HTMLResponse)
-async def received(request: Request, notice_id: int, ctx: Ctx) -> HTMLResponse:
+async def received(request: Request, notice_id: RowId, ctx: Ctx) -> HTMLResponse:
     async with ctx.db() as session:
         notice = await services.notice(session, notice_id)
     if notice is None:
@@ -129,7 +130,7 @@ async def _notice(session: AsyncSession, notice_id: int) -> Notice:
 
 
 @router.get("/takedowns/{notice_id}", response_class=HTMLResponse)
-async def notice_page(request: Request, notice_id: int, ctx: Ctx, user: Staff,
+async def notice_page(request: Request, notice_id: RowId, ctx: Ctx, user: Staff,
                       error: str | None = None) -> HTMLResponse:
     async with ctx.db() as session:
         notice = await _notice(session, notice_id)
@@ -142,7 +143,7 @@ async def _note(request: Request) -> str:
 
 
 @router.post("/takedowns/{notice_id}/accept", dependencies=CSRF)
-async def accept(request: Request, notice_id: int, ctx: Ctx, user: Staff) -> Response:
+async def accept(request: Request, notice_id: RowId, ctx: Ctx, user: Staff) -> Response:
     note = await _note(request)
     try:
         async with transaction(ctx.db) as session:
@@ -155,7 +156,7 @@ async def accept(request: Request, notice_id: int, ctx: Ctx, user: Staff) -> Res
 
 
 @router.post("/takedowns/{notice_id}/reject", dependencies=CSRF)
-async def reject(request: Request, notice_id: int, ctx: Ctx, user: Staff) -> Response:
+async def reject(request: Request, notice_id: RowId, ctx: Ctx, user: Staff) -> Response:
     note = await _note(request)
     try:
         async with transaction(ctx.db) as session:
@@ -173,7 +174,7 @@ async def _counter(session: AsyncSession, counter_id: int) -> CounterNotice:
 
 
 @router.post("/takedowns/counter/{counter_id}/restore", dependencies=CSRF)
-async def restore(request: Request, counter_id: int, ctx: Ctx, user: Staff) -> Response:
+async def restore(request: Request, counter_id: RowId, ctx: Ctx, user: Staff) -> Response:
     note = await _note(request)
     try:
         async with transaction(ctx.db) as session:
@@ -186,7 +187,7 @@ async def restore(request: Request, counter_id: int, ctx: Ctx, user: Staff) -> R
 
 
 @router.post("/takedowns/counter/{counter_id}/uphold", dependencies=CSRF)
-async def uphold(request: Request, counter_id: int, ctx: Ctx, user: Staff) -> Response:
+async def uphold(request: Request, counter_id: RowId, ctx: Ctx, user: Staff) -> Response:
     note = await _note(request)
     try:
         async with transaction(ctx.db) as session:
@@ -209,7 +210,7 @@ async def _disputable(session: AsyncSession, notice_id: int, user: User) -> tupl
 
 
 @router.get("/takedowns/{notice_id}/counter", response_class=HTMLResponse)
-async def counter_form(request: Request, notice_id: int, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
+async def counter_form(request: Request, notice_id: RowId, ctx: Ctx, user: CurrentUser) -> HTMLResponse:
     async with ctx.db() as session:
         notice, items = await _disputable(session, notice_id, user)
     return render(request, "takedowns/counter_form.html", notice=notice, items=items,
@@ -217,7 +218,7 @@ async def counter_form(request: Request, notice_id: int, ctx: Ctx, user: Current
 
 
 @router.post("/takedowns/{notice_id}/counter", response_class=HTMLResponse, dependencies=CSRF)
-async def file_counter(request: Request, notice_id: int, ctx: Ctx, user: CurrentUser) -> Response:
+async def file_counter(request: Request, notice_id: RowId, ctx: Ctx, user: CurrentUser) -> Response:
     values = await _text_form(request)
     form = services.CounterForm(statement=values.get("statement", ""),
                                 contact=values.get("contact", ""),
