@@ -12,6 +12,8 @@ from swarmdex import __version__
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.sitemode import services as sitemode
 from swarmdex.web.accesslog import AccessLogWriter
+from swarmdex.web.allow import AllowedMethods
+from swarmdex.web.api import docs as api_docs
 from swarmdex.web.api import donations as donation_api
 from swarmdex.web.api import search as search_api
 from swarmdex.web.api import torrents as torrent_api
@@ -40,7 +42,7 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app = FastAPI(
         title=ctx.settings.site_name,
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # served by swarmdex.web.api.docs, with no third-party script
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
         # Every page knows who is looking (request.state.viewer), for the header and forms.
@@ -50,6 +52,7 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api_docs.router)
     app.include_router(home.router)
     app.include_router(moderation_pages.router)
     app.include_router(bans.router)
@@ -74,6 +77,8 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.add_middleware(admin.SiteConfigRefresh, ctx=ctx)
     # Public pages answer as JSON to clients that ask for it (before routing picks a handler).
     app.add_middleware(JsonTwins)
+    # OPTIONS, and 405 answers, name every method of a path (not only the first route's).
+    app.add_middleware(AllowedMethods, routes=app.router.routes)
     app.include_router(accounts.router)
     app.include_router(torrent_pages.router)
     app.include_router(torrent_api.router)

@@ -7,7 +7,7 @@ Both answer `{"results": [...]}` with the same fields per torrent (those of
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -92,6 +92,13 @@ def summary(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> TorrentS
     )
 
 
+# The sizes `parse_size` reads, as the OpenAPI document states them (so a client or a
+# schema-driven test can tell a valid value before sending it): ASCII digits, up to 6
+# decimals, an optional binary unit (K, M, G, T, P; "B", "iB" after it are allowed).
+SIZE_PATTERN: Final = r"^(?:[0-9]{1,15}(?:[.,][0-9]{1,6})? *[kKmMgGtTpP]?(?:[iI]?[bB])?)?$"
+_SIZE_HELP: Final = "Bytes, or with a binary unit: 700M, 4.5G, 1.5 GiB. Empty: no bound."
+
+
 @router.get("/search", response_model=SearchOut, summary="Search torrents")
 async def search(
     ctx: Ctx,
@@ -142,8 +149,8 @@ async def list_torrents(
     ] = None,
     category: Annotated[str | None, Query(description="A category slug.")] = None,
     tag: str | None = None,
-    min_size: Annotated[str | None, Query(description="Bytes, or e.g. 700M, 4.5G.")] = None,
-    max_size: Annotated[str | None, Query(description="Bytes, or e.g. 700M, 4.5G.")] = None,
+    min_size: Annotated[str | None, Query(pattern=SIZE_PATTERN, description=_SIZE_HELP)] = None,
+    max_size: Annotated[str | None, Query(pattern=SIZE_PATTERN, description=_SIZE_HELP)] = None,
     seeded: Annotated[bool, Query(description="Only torrents with seeders now.")] = False,
     after: Annotated[str | None, Query(max_length=1024, description="`next` of a page.")] = None,
     before: Annotated[str | None, Query(max_length=1024, description="`previous` of a page.")] = None,
