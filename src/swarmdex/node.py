@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from swarmdex.bootstrap import prepare_database
 from swarmdex.db.engine import create_engine, database_url, session_factory
+from swarmdex.fdlimit import http_limits
 from swarmdex.peerstore.base import Rate
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.privacy.purge import purge
@@ -155,7 +156,8 @@ class Node:
         self.udp = UdpTrackerServer(
             self.tracker, ConnectionIds(secret, lifetime=settings.connection_id_lifetime)
         )
-        self.http = HttpTrackerServer(self.tracker, proxies=TrustedProxies(settings.trusted_proxies))
+        self.http = HttpTrackerServer(self.tracker, proxies=TrustedProxies(settings.trusted_proxies),
+                                      limits=http_limits(settings))
         self.secret = secret
         self.engine: AsyncEngine | None = None
         self.site: SiteProtocols | None = None

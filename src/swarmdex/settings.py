@@ -127,6 +127,30 @@ class Settings(BaseSettings):
         "with 413 before it is read. The .torrent upload routes take upload_max_bytes plus "
         "room for their other fields instead.",
     )
+    http_head_timeout: float = Field(
+        20.0, gt=0, description="Seconds a request's whole head (request line and headers) may "
+        "take to arrive, from its first byte: a client trickling it byte by byte is cut off.",
+    )
+    http_body_grace: float = Field(
+        20.0, gt=0, description="Seconds a request body may take before http_body_min_rate "
+        "applies to it.",
+    )
+    http_body_min_rate: int = Field(
+        500, ge=1, description="Slowest a request body may arrive, in bytes a second on "
+        "average after http_body_grace; a body slower or stalled is cut off.",
+    )
+    http_connections_per_address: int = Field(
+        256, ge=1, description="Connections one address (IPv6: one /64) may hold open on the "
+        "HTTP port, site and tracker together; trusted_proxies are not capped.",
+    )
+    http_max_connections: int | None = Field(
+        None, ge=1, description="Connections the HTTP port holds in all (default, and at "
+        "most: the open files limit, raised to its hard limit at start, minus http_fd_reserve).",
+    )
+    http_fd_reserve: int = Field(
+        256, ge=16, description="Open files kept free of HTTP connections, for the database, "
+        "the UDP tracker, logs and uploads being read.",
+    )
     # -- uploads (torrents/, bittorrent/metainfo.py) --
     # -- tracker swarms and peers (tracker/, peerstore/) --
     max_peers_per_address: int = Field(

@@ -2,14 +2,17 @@
 
 A lean HTTP/1.1 server for `/announce` and `/scrape` with keep-alive and pipelining. Limits
 keep one client from holding memory: request-target length, header size, queued pipelined
-requests, idle time and connection count. Nothing is logged per request.
+requests; and from holding connections: a cap per address and in all, deadlines for a
+request's head and body, an idle timeout (`swarmdex.tracker.connlimits`). Nothing is logged
+per request.
 
 The site shares the port. Every connection starts here; the first request for anything but
 `/announce` or `/scrape` hands the connection over, with the bytes of that request and all
 after it, to the site's own HTTP protocol (`site`), which serves pages and answers tracker
 paths too (through `respond`). So BitTorrent clients stay on this fast path, browsers end up
 on the site, and connections that mix both (a reverse proxy's pooled upstream connections)
-work either way. Without a site, other paths go to `pages`, a small synchronous handler.
+work either way. A handed-over connection stays counted here until it closes, and the
+site's protocol reports its deadlines to the same sweep. Without a site, other paths go to `pages`, a small synchronous handler.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import httptools
 from swarmdex.protocol import http as wire
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.proxies import TrustedProxies, normalize
+from swarmdex.tracker.connlimits import ConnectionCounts, HandedProtocol, HttpLimits
 from swarmdex.tracker.eager import TaskSet, resume
 from swarmdex.tracker.logic import Tracker
 
@@ -36,13 +40,14 @@ MAX_TARGET = wire.MAX_TARGET  # bytes of request target (path + query): a full s
 MAX_HEADER = 8192  # bytes of X-Forwarded-For we keep, all repeats together
 MAX_HEAD = 65536  # bytes of request line + headers before we give up on a request
 MAX_QUEUED = 16  # pipelined requests waiting before we stop reading
-IDLE_TIMEOUT = 30.0
-MAX_CONNECTIONS = 10_000
 
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
             414: b"URI Too Long", 431: b"Request Header Fields Too Large", 500: b"Internal Server Error", 503: b"Service Unavailable"}
 _PLAIN = b"text/plain; charset=utf-8"
 _BENCODE = b"text/plain"  # what clients and other trackers send; nothing parses it by type
+_REFUSED = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: 21\r\nRetry-After: 10\r\nConnection: close\r\n\r\n"
+            b"too many connections\n")
 
 # A page handler: (method, path, query) -> (status, content type, body, extra header lines).
 Pages = Callable[[bytes, bytes, bytes], tuple[int, bytes, bytes, bytes]]
@@ -56,6 +61,8 @@ class HttpCounters:
     bad_requests: int = 0
     internal: int = 0
     handed_to_site: int = 0
+    slow_heads: int = 0  # connections closed for a request head past its deadline
+    slow_bodies: int = 0  # and for a request body slower than the minimum rate
 
 
 ANNOUNCE, SCRAPE = 1, 2
@@ -81,10 +88,13 @@ class HttpTrackerServer:
         *,
         proxies: TrustedProxies | None = None,
         pages: Pages = not_found,
-        site: Callable[[], asyncio.Protocol] | None = None,
+        site: Callable[[], HandedProtocol] | None = None,
+        limits: HttpLimits | None = None,
     ) -> None:
         self.tracker = tracker
         self.proxies = proxies or TrustedProxies()
+        self.limits = limits or HttpLimits()
+        self.counts = ConnectionCounts(self.limits, self.proxies)
         self.pages = pages
         self.site = site
         self.counters = HttpCounters()
@@ -110,7 +120,7 @@ class HttpTrackerServer:
         server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=1024)
         self._servers.append(server)
         if self._sweeper is None:
-            self._sweeper = loop.call_later(IDLE_TIMEOUT / 3, self._sweep)
+            self._sweeper = loop.call_later(self.limits.sweep_every, self._sweep)
         bound = sock.getsockname()
         return bound[0], bound[1]
 
@@ -147,11 +157,20 @@ class HttpTrackerServer:
             log.error("HTTP tracker: internal error (%d so far)", self.counters.internal, exc_info=exc)
 
     def _sweep(self) -> None:
-        """Close connections idle past the timeout (cheaper than a timer per request)."""
-        cutoff = time.monotonic() - IDLE_TIMEOUT
-        for conn in [c for c in self.connections if c.last_active < cutoff]:
-            conn.close()
-        self._sweeper = asyncio.get_running_loop().call_later(IDLE_TIMEOUT / 3, self._sweep)
+        """Close connections idle past the timeout or past a request's deadline (cheaper
+        than a timer per request)."""
+        now = time.monotonic()
+        for conn in list(self.connections):
+            late = conn.overdue(now)
+            if late is not None:
+                if late == "head":
+                    self.counters.slow_heads += 1
+                elif late == "body":
+                    self.counters.slow_bodies += 1
+                if late != "idle":
+                    self.counts.cut(late)
+                conn.close()
+        self._sweeper = asyncio.get_running_loop().call_later(self.limits.sweep_every, self._sweep)
 
     async def close(self) -> None:
         if self._sweeper is not None:
@@ -173,8 +192,9 @@ class _HandOver(Exception):
 
 class _Connection(asyncio.Protocol):
     __slots__ = (
-        "_busy", "_forwarded", "_hand_over", "_head_size", "_in_head", "_parser", "_queue",
-        "_raw", "_reading", "_target", "_too_long", "_transport", "_write_paused", "last_active",
+        "_body_bytes", "_body_since", "_busy", "_counted", "_forwarded", "_hand_over", "_handed",
+        "_head_since", "_head_size", "_in_head", "_parser", "_queue", "_raw", "_reading",
+        "_site_transport", "_target", "_too_long", "_transport", "_write_paused", "last_active",
         "peer_ip", "server",
     )
 
@@ -195,6 +215,12 @@ class _Connection(asyncio.Protocol):
         # so the connection can be handed over from that request on.
         self._raw: bytes | None = b"" if server.site is not None else None
         self._hand_over = False
+        self._handed: HandedProtocol | None = None  # the site's protocol, after a hand-over
+        self._site_transport: asyncio.Transport | None = None
+        self._counted = False  # holds a place in the server's connection counts
+        self._head_since: float | None = None  # when the head being read began
+        self._body_since: float | None = None  # when the body being read began
+        self._body_bytes = 0
         self.peer_ip = b""
         self.last_active = time.monotonic()
 
@@ -205,22 +231,46 @@ class _Connection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
         server = self.server
-        if len(server.connections) >= MAX_CONNECTIONS:
-            server.counters.rejected_connections += 1
-            transport.abort()
-            return
-        server.connections.add(self)
-        server.counters.connections += 1
         peer = transport.get_extra_info("peername")
         try:
             self.peer_ip = normalize(socket.inet_pton(
                 socket.AF_INET6 if ":" in peer[0] else socket.AF_INET, peer[0].partition("%")[0]))
         except (OSError, TypeError, IndexError):
             transport.abort()
+            return
+        if not server.counts.admit(self.peer_ip):
+            server.counters.rejected_connections += 1
+            self._transport = None
+            transport.write(_REFUSED)
+            transport.close()
+            return
+        self._counted = True
+        server.connections.add(self)
+        server.counters.connections += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.server.connections.discard(self)
+        self._release()
         self._transport = None
+
+    def _release(self) -> None:
+        """Give back this connection's place in the counts (once: it ended, here or on the
+        site's side)."""
+        if self._counted:
+            self._counted = False
+            self.server.counts.release(self.peer_ip)
+        self.server.connections.discard(self)
+        self._site_transport = None
+
+    def overdue(self, now: float) -> str | None:
+        """Why this connection should be closed now (`idle`, `head`, `body`), or None."""
+        if self._handed is not None:
+            return self._handed.overdue(now)
+        limits = self.server.limits
+        if limits.head_overdue(self._head_since, now):
+            return "head"
+        if limits.body_overdue(self._body_since, self._body_bytes, now):
+            return "body"
+        return "idle" if now - self.last_active > limits.idle_timeout else None
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
@@ -255,10 +305,12 @@ class _Connection(asyncio.Protocol):
         transport, site = self._transport, self.server.site
         if transport is None or site is None:
             return
-        self.server.connections.discard(self)
         self.server.counters.handed_to_site += 1
         self._transport = None
-        protocol = site()
+        # Still counted (and swept) here: the site's protocol says when it is done with it.
+        self._site_transport = transport
+        self._handed = protocol = site()
+        protocol.adopt(self.server.limits, self._release)
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
         protocol.data_received(data)
@@ -286,12 +338,14 @@ class _Connection(asyncio.Protocol):
             self._reading = True
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport or self._site_transport
+        if transport is not None:
+            transport.close()
 
     # -- httptools callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._head_since = self.last_active  # when the read holding its first byte came
         self._target = b""
         self._forwarded = None
         self._too_long = False
@@ -300,6 +354,9 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._head_since = None
+        self._body_since = self.last_active
+        self._body_bytes = 0
         # Hand over only between answers, so responses keep the order of the requests.
         if (self._raw is not None and not self._queue and not self._busy and not self._too_long
                 and not endpoint(self._target.partition(b"?")[0])):
@@ -309,6 +366,7 @@ class _Connection(asyncio.Protocol):
     def on_body(self, body: bytes) -> None:
         # Tracker requests have no body; with one, message boundaries in `_raw` are unknown.
         self._raw = None
+        self._body_bytes += len(body)
 
     def on_url(self, url: bytes) -> None:
         if len(self._target) + len(url) > MAX_TARGET:
@@ -324,6 +382,7 @@ class _Connection(asyncio.Protocol):
             self._forwarded = joined if len(joined) <= MAX_HEADER else b"?"
 
     def on_message_complete(self) -> None:
+        self._body_since = None
         if self._raw is not None:
             end = self._raw.find(b"\r\n\r\n")
             self._raw = self._raw[end + 4 :] if end >= 0 else None

@@ -5,6 +5,10 @@ connections go to uvicorn's HTTP protocol (h11), which runs the site's ASGI app;
 a protocol library rather than as a server, because the listening socket is ours.
 The app also answers `/announce` and `/scrape` (`with_tracker`), for clients and reverse
 proxies that mix page and tracker requests on one connection.
+
+A handed-over connection keeps the deadlines of the port (`swarmdex.tracker.connlimits`):
+uvicorn times only the idle gap between requests, and restarts even that at every byte, so
+the protocol here notes when a request's head and body began, for the tracker server's sweep.
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 from swarmdex.proxies import normalize
+from swarmdex.tracker.connlimits import HandedProtocol, HttpLimits
 from swarmdex.tracker.http_server import HttpTrackerServer, endpoint
 
 Scope = MutableMapping[str, Any]
@@ -49,8 +56,8 @@ class SiteProtocols:
         self.config.load()
         self.state = ServerState()
 
-    def __call__(self) -> asyncio.Protocol:
-        return H11Protocol(config=self.config, server_state=self.state, app_state={})
+    def __call__(self) -> SiteProtocol:
+        return SiteProtocol(config=self.config, server_state=self.state, app_state={})
 
     async def close(self, timeout: float = 5.0) -> None:
         for connection in list(self.state.connections):
@@ -61,6 +68,50 @@ class SiteProtocols:
                     await asyncio.sleep(0.05)
         for task in list(self.state.tasks):
             task.cancel()
+
+
+class SiteProtocol(H11Protocol, HandedProtocol):
+    """uvicorn's HTTP/1.1 protocol, noting when the request it reads began and how much of
+    its body came, for the deadlines of the connection it was handed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._limits = HttpLimits()
+        self._release: Callable[[], None] | None = None
+        self._head_since: float | None = None
+        self._body_since: float | None = None
+        self._body_bytes = 0
+
+    def adopt(self, limits: HttpLimits, release: Callable[[], None]) -> None:
+        self._limits = limits
+        self._release = release
+
+    def overdue(self, now: float) -> str | None:
+        if self._limits.head_overdue(self._head_since, now):
+            return "head"
+        if self._limits.body_overdue(self._body_since, self._body_bytes, now):
+            return "body"
+        return None
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        if self._head_since is None and self._body_since is None and self.conn.their_state is h11.IDLE:
+            self._head_since = now  # the first bytes of a request
+        super().data_received(data)
+        state = self.conn.their_state
+        if state is h11.SEND_BODY:
+            if self._body_since is None:  # the head is in: the body's clock starts
+                self._head_since, self._body_since, self._body_bytes = None, now, 0
+            else:
+                self._body_bytes += len(data)
+        elif state is not h11.IDLE:  # the whole request is in (or the connection is ending)
+            self._head_since = self._body_since = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        release, self._release = self._release, None
+        if release is not None:
+            release()
 
 
 def with_tracker(app: ASGIApp, server: HttpTrackerServer) -> ASGIApp:
