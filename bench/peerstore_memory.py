@@ -124,7 +124,8 @@ def structure(store: MemoryPeerStore) -> Counter[str]:
                 parts["meta (array, 4 bytes a peer)"] += size(fam.meta)
                 if fam.index is not None:
                     parts["index dicts (big swarms)"] += size(fam.index) + sum(
-                        size(k) for k in fam.index
+                        size(k) + (0 if isinstance(v, int) else size(v) + sum(map(size, v)))
+                        for k, v in fam.index.items()
                     )
     return parts
 

@@ -9,15 +9,16 @@ Layout. A swarm keeps, per address family, two parallel arrays:
   (seeder, completion counted).
 
 Lookups scan `addrs` with `bytearray.find` (memchr speed) and keep only hits that fall on a
-record boundary. Past `INDEX_FROM` peers a swarm also keeps a dict from endpoint to slot, so
-huge swarms stay O(1) at some memory cost. Removal moves the last record into the hole.
+record boundary. Past `INDEX_FROM` peers a swarm also keeps a dict from address bucket to
+slot (to a dict of slots for a bucket of several peers), so huge swarms stay O(1) at some
+memory cost. Removal moves the last record into the hole.
 
 Swarms live in shards (dicts keyed by the first byte of the info hash) so that garbage
 collection can walk one shard at a time and yield to the event loop in between.
 
 Limits (duty 7 of the contract). Peers per address bucket in a swarm are counted by scanning
-`addrs` for the bucket's bytes, as lookups do; swarms big enough to keep an index keep a
-count per bucket beside it instead. Eviction candidates come from `_order`, a deque of swarm
+`addrs` for the bucket's bytes, as lookups do; swarms big enough to keep an index key it by
+address bucket, which counts them as it finds them. Eviction candidates come from `_order`, a deque of swarm
 keys in creation order (8 bytes a swarm): a full store pops from its left, evicts the first
 swarm with at most one peer and sends bigger ones to the back. Entries of swarms already gone
 are skipped there and dropped when the deque grows past twice the swarms.
@@ -60,26 +61,49 @@ EVICT_LOOK = 64
 _STOPPED = int(Event.STOPPED)
 _COMPLETED = int(Event.COMPLETED)
 _EMPTY = b""
+# Bytes of a packed endpoint that make its address bucket (see pacing.address_bucket).
+_BUCKET_LEN = {6: 4, 18: 8}
 log = logging.getLogger(__name__)
 
 
 class _Family:
     """The peers of one address family within a swarm."""
 
-    __slots__ = ("addrs", "buckets", "index", "meta", "size")
+    __slots__ = ("addrs", "blen", "index", "meta", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
+        self.blen = _BUCKET_LEN[size]
         self.addrs = bytearray()
         self.meta = array("I")
-        self.index: dict[bytes, int] | None = None
-        # Peers per address bucket, kept only alongside `index` (big swarms).
-        self.buckets: dict[bytes, int] | None = None
+        # Big swarms only: address bucket -> the slot of its one peer, or {endpoint: slot}
+        # when it has several. Keyed by bucket, it finds a peer and counts a bucket's peers
+        # in O(1) for the memory of one entry a peer (most addresses hold one peer).
+        self.index: dict[bytes, int | dict[bytes, int]] | None = None
 
-    def bucket_count(self, bucket: bytes, enough: int) -> int:
-        """Peers whose address falls in `bucket`; counting stops at `enough`."""
-        if self.buckets is not None:
-            return self.buckets.get(bucket, 0)
+    def find(self, peer: bytes) -> int:
+        index = self.index
+        if index is not None:
+            entry = index.get(peer[: self.blen])
+            if entry is None:
+                return -1
+            if isinstance(entry, int):
+                size = self.size
+                return entry if self.addrs[entry * size : entry * size + size] == peer else -1
+            return entry.get(peer, -1)
+        addrs, size = self.addrs, self.size
+        i = addrs.find(peer)
+        while i != -1 and i % size:
+            i = addrs.find(peer, i + 1)
+        return -1 if i == -1 else i // size
+
+    def bucket_count(self, peer: bytes, enough: int) -> int:
+        """Peers in the address bucket of `peer` (itself included if present); counting
+        stops at `enough`."""
+        bucket = peer[: self.blen]
+        if self.index is not None:
+            entry = self.index.get(bucket)
+            return 0 if entry is None else 1 if isinstance(entry, int) else len(entry)
         addrs, size = self.addrs, self.size
         count = 0
         i = addrs.find(bucket)
@@ -93,24 +117,12 @@ class _Family:
             i = addrs.find(bucket, i + size)
         return count
 
-    def find(self, peer: bytes) -> int:
-        if self.index is not None:
-            return self.index.get(peer, -1)
-        addrs, size = self.addrs, self.size
-        i = addrs.find(peer)
-        while i != -1 and i % size:
-            i = addrs.find(peer, i + 1)
-        return -1 if i == -1 else i // size
-
     def append(self, peer: bytes, word: int) -> int:
         slot = len(self.meta)
         self.meta.append(word)  # first: it is the one that can fail (a word out of range)
         self.addrs += peer
         if self.index is not None:
-            self.index[peer] = slot
-            assert self.buckets is not None
-            bucket = _bucket(peer)
-            self.buckets[bucket] = self.buckets.get(bucket, 0) + 1
+            self._index_add(peer, slot)
         elif slot + 1 >= INDEX_FROM:
             self._build_index()
         return slot
@@ -122,35 +134,56 @@ class _Family:
         last = len(meta) - 1
         start = slot * size
         if self.index is not None:
-            gone = bytes(addrs[start : start + size])
-            del self.index[gone]
-            assert self.buckets is not None
-            bucket = _bucket(gone)
-            left = self.buckets[bucket] - 1
-            if left:
-                self.buckets[bucket] = left
-            else:
-                del self.buckets[bucket]
+            self._index_remove(bytes(addrs[start : start + size]))
         if slot != last:
             moved = addrs[last * size :]
             addrs[start : start + size] = moved
             meta[slot] = meta[last]
             if self.index is not None:
-                self.index[bytes(moved)] = slot
+                self._index_move(bytes(moved), slot)
         del addrs[last * size :]
         meta.pop()
         if self.index is not None and last < INDEX_UNTIL:
-            self.index = self.buckets = None
+            self.index = None
         return word
 
     def _build_index(self) -> None:
+        self.index = {}
         addrs, size = self.addrs, self.size
-        self.index = {bytes(addrs[i : i + size]): i // size for i in range(0, len(addrs), size)}
-        buckets: dict[bytes, int] = {}
-        for peer in self.index:
-            bucket = _bucket(peer)
-            buckets[bucket] = buckets.get(bucket, 0) + 1
-        self.buckets = buckets
+        for i in range(0, len(addrs), size):
+            self._index_add(bytes(addrs[i : i + size]), i // size)
+
+    def _index_add(self, peer: bytes, slot: int) -> None:
+        index, bucket = self.index, peer[: self.blen]
+        assert index is not None
+        entry = index.get(bucket)
+        if entry is None:
+            index[bucket] = slot
+        elif isinstance(entry, int):
+            size = self.size
+            index[bucket] = {bytes(self.addrs[entry * size : entry * size + size]): entry, peer: slot}
+        else:
+            entry[peer] = slot
+
+    def _index_remove(self, peer: bytes) -> None:
+        index, bucket = self.index, peer[: self.blen]
+        assert index is not None
+        entry = index[bucket]
+        if isinstance(entry, int):
+            del index[bucket]
+            return
+        del entry[peer]
+        if len(entry) == 1:
+            index[bucket] = next(iter(entry.values()))
+
+    def _index_move(self, peer: bytes, slot: int) -> None:
+        index, bucket = self.index, peer[: self.blen]
+        assert index is not None
+        entry = index[bucket]
+        if isinstance(entry, int):
+            index[bucket] = slot
+        else:
+            entry[peer] = slot
 
     def pick(self, numwant: int, skip: int, rand: Callable[[], float]) -> bytes:
         """Up to `numwant` packed peers, leaving out the one in slot `skip` (-1: none)."""
@@ -303,7 +336,7 @@ class MemoryPeerStore:
                 swarm.seeders += 1 if word & SEEDER else -1
         else:
             cap = self.max_peers_per_address
-            if cap is not None and family.meta and family.bucket_count(_bucket(peer), cap) >= cap:
+            if cap is not None and family.meta and family.bucket_count(peer, cap) >= cap:
                 self._limits.bump("new peer refused: too many from one address in a swarm")
                 raise AddressFull
             if self._peers >= self.max_peers and not self._evict(swarm):

@@ -113,7 +113,24 @@ def assert_consistent(fam: _Family) -> None:
     assert len(fam.addrs) == n * size
     if fam.index is not None:
         expected = {bytes(fam.addrs[i * size : (i + 1) * size]): i for i in range(n)}
-        assert fam.index == expected
+        assert index_slots(fam) == expected
+
+
+def index_slots(fam: _Family) -> dict[bytes, int]:
+    """The index flattened to endpoint -> slot, checking its two levels on the way: a bucket
+    of one peer maps to its slot, a bucket of several to a dict of them."""
+    assert fam.index is not None
+    size, out = fam.size, {}
+    for bucket, entry in fam.index.items():
+        if isinstance(entry, int):
+            peers = {bytes(fam.addrs[entry * size : (entry + 1) * size]): entry}
+        else:
+            assert len(entry) >= 2, "a bucket of one peer kept as a dict"
+            peers = entry
+        for peer, slot in peers.items():
+            assert peer[: fam.blen] == bucket
+            out[peer] = slot
+    return out
 
 
 def slots(fam: _Family) -> dict[bytes, int]:
