@@ -1,11 +1,13 @@
-"""What each site mode allows: pure functions of the mode, the request method and path.
+"""What each site mode allows.
 
 - `open`: everything.
 - `read-only`: browsing, searching and downloads work; uploads, registration, comments
-  (on torrents and news) and reports are closed.
+  (on torrents and news) and reports are closed. Each route that writes one of these
+  `Feature`s says so where it is declared (`swarmdex.web.sitemode.writes`), so no spelling
+  of its address gets past: the route decides, not a pattern over paths.
 - `closed`: every page answers 503 with the operator's notice, except the static files and
-  what staff need to reopen the site (/login, /logout, /admin...); the tracker answers
-  every announce and scrape with the notice as its `failure reason`.
+  what staff need to reopen the site (/login, /logout, /admin...: `stays_open`); the tracker
+  answers every announce and scrape with the notice as its `failure reason`.
 """
 
 from __future__ import annotations
@@ -15,23 +17,28 @@ from typing import Final, Literal
 
 __all__ = [
     "CLOSED_DEFAULT",
+    "FEATURES",
     "LEVELS",
     "MODES",
     "NOTICE_MAX",
     "TRACKER_NOTICE_MAX",
+    "Feature",
     "Level",
     "Mode",
     "ModeError",
     "check_level",
     "check_mode",
     "check_notice",
-    "closed_feature",
+    "closed_message",
     "stays_open",
     "tracker_notice",
 ]
 
 Mode = Literal["open", "read-only", "closed"]
 Level = Literal["info", "warning"]
+# What read-only mode closes, as the refusal names it.
+Feature = Literal["Uploads", "Registration", "Comments", "Reports"]
+FEATURES: Final[tuple[Feature, ...]] = ("Uploads", "Registration", "Comments", "Reports")
 MODES: Final[tuple[Mode, ...]] = ("open", "read-only", "closed")
 LEVELS: Final[tuple[Level, ...]] = ("info", "warning")
 NOTICE_MAX: Final = 2000  # Markdown source; a banner, not an article
@@ -40,20 +47,6 @@ CLOSED_DEFAULT: Final = "This site is closed for now."
 
 # Paths that stay usable while the site is closed: what an admin needs to reopen it.
 _STAYS_OPEN: Final = re.compile(r"/static/|/login$|/logout$|/admin(?:/|$)")
-
-# (methods, path, what is closed) while read-only. GET is listed for the forms themselves,
-# so a visitor learns before typing anything that the form is closed.
-_WRITES: Final = (
-    (("GET", "POST"), re.compile(r"/upload$"), "Uploads"),
-    (("POST",), re.compile(r"/api/v1/torrents/?$"), "Uploads"),
-    (("GET", "POST"), re.compile(r"/register$"), "Registration"),
-    (("POST",), re.compile(r"/t/[^/]+/comments$|/comments/\d+/edit$"), "Comments"),
-    (("POST",), re.compile(r"/news/[^/]+/comments$|/news/comments/\d+/edit$"), "Comments"),
-    (("GET", "POST"), re.compile(r"(?:/t/[^/]+|/comments/\d+|/news/comments/\d+)/report$"),
-     "Reports"),
-    (("POST",), re.compile(r"/api/v1/reports/?$"), "Reports"),
-)
-
 
 class ModeError(ValueError):
     """A mode or notice that cannot be used; the message can be shown to the admin."""
@@ -88,19 +81,13 @@ def stays_open(path: str) -> bool:
     return _STAYS_OPEN.match(path) is not None
 
 
-def closed_feature(mode: str, method: str, path: str) -> str | None:
-    """What a request would use that `mode` closes ("Uploads", "Comments"...), or None.
-
-    In `closed` mode everything but `stays_open` paths is closed ("This site").
-    """
-    if mode == "open":
-        return None
-    if mode == "closed":
-        return None if stays_open(path) else "This site"
-    for methods, pattern, feature in _WRITES:
-        if method in methods and pattern.fullmatch(path):
-            return feature
-    return None
+def closed_message(feature: Feature | None) -> str:
+    """What a refused request is told: `feature` closed by read-only mode, or (None) the
+    whole site closed."""
+    if feature is None:
+        return CLOSED_DEFAULT
+    verb = "is" if feature == "Registration" else "are"
+    return f"{feature} {verb} closed for now: the site is read-only."
 
 
 def tracker_notice(plain: str) -> str:

@@ -32,7 +32,7 @@ from swarmdex.web.pages import profiles as profile_pages
 from swarmdex.web.pages import takedowns as takedown_pages
 from swarmdex.web.pages import torrents as torrent_pages
 from swarmdex.web.security import SecurityHeaders
-from swarmdex.web.sitemode import SiteModeGate
+from swarmdex.web.sitemode import ReadOnly, SiteModeGate, refuse_read_only
 from swarmdex.web.templates import render
 
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
@@ -48,7 +48,7 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
         # Every page knows who is looking (request.state.viewer), for the header and forms.
         dependencies=[Depends(load_viewer)],
         exception_handlers={LoginRequired: login_redirect, Banned: refuse_banned,
-                            NetworkBanned: refuse_banned},
+                            NetworkBanned: refuse_banned, ReadOnly: refuse_read_only},
     )
     app.state.ctx = ctx
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,4 +1,4 @@
-"""What each site mode closes."""
+"""What each site mode closes (read-only mode's routes: tests/functional/site/test_read_only_routes.py)."""
 
 from __future__ import annotations
 
@@ -11,56 +11,28 @@ from swarmdex.sitemode.rules import (
     check_level,
     check_mode,
     check_notice,
-    closed_feature,
+    closed_message,
+    stays_open,
     tracker_notice,
 )
-
-READS = [("GET", "/"), ("GET", "/browse"), ("GET", "/search"), ("GET", "/t/" + "ab" * 20),
-         ("GET", "/t/" + "ab" * 20 + ".torrent"), ("GET", "/news"), ("GET", "/rss"),
-         ("GET", "/api/v1/torrents"), ("GET", "/privacy"), ("POST", "/login"),
-         ("POST", "/logout"), ("GET", "/account"), ("GET", "/admin/reports"),
-         ("GET", "/account/export")]
-WRITES = [("GET", "/upload", "Uploads"), ("POST", "/upload", "Uploads"),
-          ("POST", "/api/v1/torrents", "Uploads"), ("GET", "/register", "Registration"),
-          ("POST", "/register", "Registration"),
-          ("POST", "/t/" + "ab" * 20 + "/comments", "Comments"),
-          ("POST", "/comments/12/edit", "Comments"),
-          ("POST", "/news/3-hello/comments", "Comments"),
-          ("POST", "/news/comments/4/edit", "Comments"),
-          ("POST", "/t/" + "ab" * 20 + "/report", "Reports"),
-          ("GET", "/comments/7/report", "Reports"), ("POST", "/comments/7/report", "Reports")]
-
-
-@pytest.mark.parametrize(("method", "path"), READS + [(m, p) for m, p, _ in WRITES])
-def test_open_closes_nothing(method: str, path: str) -> None:
-    assert closed_feature("open", method, path) is None
-
-
-@pytest.mark.parametrize(("method", "path"), READS)
-def test_read_only_keeps_reading(method: str, path: str) -> None:
-    assert closed_feature("read-only", method, path) is None
-
-
-@pytest.mark.parametrize(("method", "path", "feature"), WRITES)
-def test_read_only_closes_writes(method: str, path: str, feature: str) -> None:
-    assert closed_feature("read-only", method, path) == feature
-
-
-@pytest.mark.parametrize(("method", "path"), READS[:-5] + [(m, p) for m, p, _ in WRITES])
-def test_closed_closes_everything(method: str, path: str) -> None:
-    assert closed_feature("closed", method, path) == "This site"
 
 
 @pytest.mark.parametrize("path", ["/static/site.css", "/login", "/logout", "/admin",
                                   "/admin/mode", "/admin/audit"])
 def test_closed_lets_staff_reopen(path: str) -> None:
-    assert closed_feature("closed", "POST", path) is None
-    assert closed_feature("closed", "GET", path) is None
+    assert stays_open(path)
 
 
-def test_lookalikes_are_not_exempt() -> None:
-    assert closed_feature("closed", "GET", "/administrator") == "This site"
-    assert closed_feature("closed", "GET", "/login/other") == "This site"
+@pytest.mark.parametrize("path", ["/", "/browse", "/upload", "/api/v1/torrents", "/news",
+                                  "/account", "/administrator", "/login/other"])
+def test_closed_closes_everything_else(path: str) -> None:
+    assert not stays_open(path)
+
+
+def test_refusals_name_what_is_closed() -> None:
+    assert closed_message("Registration") == "Registration is closed for now: the site is read-only."
+    assert closed_message("Comments") == "Comments are closed for now: the site is read-only."
+    assert closed_message(None) == CLOSED_DEFAULT
 
 
 def test_validation() -> None:

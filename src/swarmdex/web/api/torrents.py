@@ -26,6 +26,7 @@ from swarmdex.web.pages.torrents import (
     torrent_path,
     upload_status,
 )
+from swarmdex.web.sitemode import writes
 
 router = APIRouter(prefix=PREFIX, tags=["torrents"])
 
@@ -118,7 +119,8 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
     response_model=TorrentCreated,
     summary="Upload a torrent",
     openapi_extra=_UPLOAD_BODY,
-    dependencies=[Depends(refuse_banned_networks)],  # and ApiUser refuses banned accounts
+    # ApiUser refuses banned accounts.
+    dependencies=[writes("Uploads"), Depends(refuse_banned_networks)],
     responses={
         **error_responses(400, 401, 403, 413, 422),
         409: {"model": DuplicateOut, "description": "The torrent is already on the site"},

@@ -49,6 +49,7 @@ from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
+from swarmdex.web.sitemode import writes
 from swarmdex.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -77,7 +78,7 @@ def _go(path: str) -> RedirectResponse:
 # Register
 
 
-@router.get("/register", response_class=HTMLResponse)
+@router.get("/register", response_class=HTMLResponse, dependencies=[writes("Registration")])
 async def register_form(request: Request, ctx: Ctx, viewer: Viewer, next: str = "/") -> Response:
     if viewer is not None:
         return _go(safe_next(next))
@@ -96,7 +97,8 @@ async def _register_page(request: Request, ctx: SiteContext, status_code: int = 
                   **values)
 
 
-@router.post("/register", dependencies=[*CSRF, Depends(refuse_banned_networks)])
+@router.post("/register",
+             dependencies=[writes("Registration"), *CSRF, Depends(refuse_banned_networks)])
 async def register(
     request: Request,
     ctx: Ctx,

@@ -31,6 +31,7 @@ from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
+from swarmdex.web.sitemode import writes
 from swarmdex.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -158,7 +159,7 @@ def after_removal(place: Place, comment_id: int) -> RedirectResponse:
     return RedirectResponse(target, status_code=303)
 
 
-@router.post("/t/{info_hash}/comments", dependencies=CSRF)
+@router.post("/t/{info_hash}/comments", dependencies=[writes("Comments"), *CSRF])
 async def add(request: Request, info_hash: str, ctx: Ctx, user: Member) -> Response:
     async def locate(session: AsyncSession) -> tuple[Place, Torrent]:
         torrent = await torrents.find(session, info_hash)
@@ -181,7 +182,8 @@ async def _located(session: AsyncSession, comment_id: int) -> tuple[Place, int]:
     return Place.of(comment.torrent), comment_id
 
 
-@router.get("/comments/{comment_id}/edit", response_class=HTMLResponse)
+@router.get("/comments/{comment_id}/edit", response_class=HTMLResponse,
+            dependencies=[writes("Comments")])
 async def edit_page(request: Request, comment_id: RowId, ctx: Ctx, user: Member) -> Response:
     async with ctx.db() as session:
         comment = await services.get(session, comment_id)
@@ -189,7 +191,7 @@ async def edit_page(request: Request, comment_id: RowId, ctx: Ctx, user: Member)
     return edit_form(request, user, found, f"/comments/{comment_id}/edit")
 
 
-@router.post("/comments/{comment_id}/edit", dependencies=CSRF)
+@router.post("/comments/{comment_id}/edit", dependencies=[writes("Comments"), *CSRF])
 async def edit(request: Request, comment_id: RowId, ctx: Ctx, user: Member) -> Response:
     async def write(session: AsyncSession, _: int, body: str) -> int:
         await services.edit(session, comment_id, editor=user, body=body)

@@ -33,6 +33,7 @@ from swarmdex.web.ids import RowId
 from swarmdex.web.pages.torrents import withdraw
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
+from swarmdex.web.sitemode import writes
 from swarmdex.web.templates import render
 
 __all__ = ["DONE", "REPORT_RATE", "router"]
@@ -121,7 +122,8 @@ async def _file(request: Request, ctx: SiteContext, viewer: User | None, target:
     return render(request, "moderation/reported.html", target=target)
 
 
-@router.get("/t/{info_hash}/report", response_class=HTMLResponse)
+@router.get("/t/{info_hash}/report", response_class=HTMLResponse,
+            dependencies=[writes("Reports")])
 async def report_torrent_form(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> Response:
     await _not_banned(ctx, viewer)
     async with ctx.db() as session:
@@ -129,7 +131,7 @@ async def report_torrent_form(request: Request, info_hash: str, ctx: Ctx, viewer
     return _report_form(request, target)
 
 
-@router.post("/t/{info_hash}/report", dependencies=CSRF)
+@router.post("/t/{info_hash}/report", dependencies=[writes("Reports"), *CSRF])
 async def report_torrent(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer,
                          reason: FormText = "", text: FormText = "", contact: FormText = "") -> Response:
     async with ctx.db() as session:
@@ -138,7 +140,8 @@ async def report_torrent(request: Request, info_hash: str, ctx: Ctx, viewer: Vie
                        {"reason": reason, "text": text, "contact": contact})
 
 
-@router.get("/comments/{comment_id}/report", response_class=HTMLResponse)
+@router.get("/comments/{comment_id}/report", response_class=HTMLResponse,
+            dependencies=[writes("Reports")])
 async def report_comment_form(request: Request, comment_id: RowId, ctx: Ctx, viewer: Viewer) -> Response:
     await _not_banned(ctx, viewer)
     async with ctx.db() as session:
@@ -146,7 +149,7 @@ async def report_comment_form(request: Request, comment_id: RowId, ctx: Ctx, vie
     return _report_form(request, target)
 
 
-@router.post("/comments/{comment_id}/report", dependencies=CSRF)
+@router.post("/comments/{comment_id}/report", dependencies=[writes("Reports"), *CSRF])
 async def report_comment(request: Request, comment_id: RowId, ctx: Ctx, viewer: Viewer,
                          reason: FormText = "", text: FormText = "", contact: FormText = "") -> Response:
     async with ctx.db() as session:

@@ -35,6 +35,7 @@ from swarmdex.web.pages import comments
 from swarmdex.web.pages.comments import Place
 from swarmdex.web.pages.feeds import FEED_ITEMS, rss, xml_text
 from swarmdex.web.security import require_csrf
+from swarmdex.web.sitemode import writes
 from swarmdex.web.templates import render
 
 __all__ = ["post_path", "router"]
@@ -219,7 +220,7 @@ async def delete(post_id: RowId, ctx: Ctx, user: Staff) -> Response:
 # Comments (members), by the flow torrent comments use
 
 
-@router.post("/news/{ref}/comments", dependencies=CSRF)
+@router.post("/news/{ref}/comments", dependencies=[writes("Comments"), *CSRF])
 async def add_comment(request: Request, ref: str, ctx: Ctx, user: Member) -> Response:
     post_id = _post_id(ref)
 
@@ -244,7 +245,8 @@ async def _comment_place(session: AsyncSession, comment_id: int) -> tuple[Place,
     return _place(comment.post), comment_id
 
 
-@router.get("/news/comments/{comment_id}/edit", response_class=HTMLResponse)
+@router.get("/news/comments/{comment_id}/edit", response_class=HTMLResponse,
+            dependencies=[writes("Comments")])
 async def edit_comment_page(
     request: Request, comment_id: RowId, ctx: Ctx, user: Member
 ) -> Response:
@@ -254,7 +256,7 @@ async def edit_comment_page(
     return comments.edit_form(request, user, found, f"/news/comments/{comment_id}/edit")
 
 
-@router.post("/news/comments/{comment_id}/edit", dependencies=CSRF)
+@router.post("/news/comments/{comment_id}/edit", dependencies=[writes("Comments"), *CSRF])
 async def edit_comment(
     request: Request, comment_id: RowId, ctx: Ctx, user: Member
 ) -> Response:

@@ -33,6 +33,7 @@ from swarmdex.web.bans import Member, refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
+from swarmdex.web.sitemode import writes
 from swarmdex.web.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -140,7 +141,8 @@ async def swarm_counts(ctx: SiteContext, torrent: Torrent) -> SwarmCounts:
 # --------------------------------------------------------------------------- upload
 
 
-@router.get("/upload", response_class=HTMLResponse, dependencies=[Depends(refuse_banned_networks)])
+@router.get("/upload", response_class=HTMLResponse,
+            dependencies=[writes("Uploads"), Depends(refuse_banned_networks)])
 async def upload_page(request: Request, ctx: Ctx, user: Member) -> HTMLResponse:
     # The "anonymous" box starts ticked for those who chose so on their profile; after a
     # refused upload the form shows what was sent instead.
@@ -148,7 +150,8 @@ async def upload_page(request: Request, ctx: Ctx, user: Member) -> HTMLResponse:
     return await _upload_form(request, ctx, values=values)
 
 
-@router.post("/upload", response_class=HTMLResponse, dependencies=[Depends(refuse_banned_networks)])
+@router.post("/upload", response_class=HTMLResponse,
+             dependencies=[writes("Uploads"), Depends(refuse_banned_networks)])
 async def upload(request: Request, ctx: Ctx, user: Member) -> Response:
     # No declared form fields: the body is read through bounded_form, under the limit.
     max_bytes = await site_config.upload_limit(ctx)
