@@ -98,7 +98,7 @@ def test_takedown_end_to_end(tmp_path: Path) -> None:
                           email="ada@example.org", work="The film", torrents=site.url(f"/t/{key}"),
                           good_faith="1", accurate="1", signature="Ada Claimant")
             assert filed.status_code == 303, filed.text
-            match = re.fullmatch(r"/notice/(\d+)/received", filed.headers["location"])
+            match = re.fullmatch(r"/notice/(\d+)/received/[\w-]{22}", filed.headers["location"])
             assert match is not None
             number = int(match.group(1))
 

@@ -15,6 +15,7 @@ from swarmdex.db import transaction
 from swarmdex.db.models import Role, User
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.takedowns import services
+from swarmdex.takedowns.receipts import receipt_path
 from swarmdex.torrents.services import ensure_default_categories
 from swarmdex.tracker.logic import TAKEN_DOWN
 from tests.functional.site import helpers
@@ -48,7 +49,7 @@ def notice_fields(torrents: str, **changes: str) -> dict[str, str]:
 async def file_notice(client: httpx.AsyncClient, torrents: str, **changes: str) -> int:
     answer = await client.post("/notice", data=form_fields(**notice_fields(torrents, **changes)))
     assert answer.status_code == 303, answer.text
-    match = re.fullmatch(r"/notice/(\d+)/received", answer.headers["location"])
+    match = re.fullmatch(r"/notice/(\d+)/received/[\w-]{22}", answer.headers["location"])
     assert match is not None
     return int(match.group(1))
 
@@ -100,7 +101,7 @@ async def test_takedown_flow_on_the_site(tmp_path: Path, make: TorrentFactory) -
         form = await visitor.get(f"/notice?t={key}")
         assert form.status_code == 200 and f"/t/{key}" in form.text
         number = await file_notice(visitor, f"http://testserver/t/{key}")
-        received = await visitor.get(f"/notice/{number}/received")
+        received = await visitor.get(receipt_path(site.ctx.secret, number))
         assert f"Notice #{number} received" in received.text
         assert EMAIL not in received.text and CLAIMANT not in received.text
 

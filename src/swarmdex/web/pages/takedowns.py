@@ -20,6 +20,7 @@ from swarmdex.db.engine import transaction
 from swarmdex.db.models import Role, Torrent, User
 from swarmdex.takedowns import services
 from swarmdex.takedowns.models import CounterNotice, Notice, TakedownItem
+from swarmdex.takedowns.receipts import receipt_path, valid_receipt_key
 from swarmdex.torrents.services import parse_hash
 from swarmdex.web.auth import CurrentUser, require_role
 from swarmdex.web.context import Ctx, SiteContext
@@ -99,16 +100,19 @@ async def file_notice(request: Request, ctx: Ctx) -> Response:
     except services.NoticeError as exc:
         return render(request, "takedowns/notice_form.html", status_code=422, values=values,
                       errors=exc.errors)
-    return RedirectResponse(f"/notice/{notice.id}/received", status_code=303)
+    return RedirectResponse(receipt_path(ctx.secret, notice.id), status_code=303)
 
 
-@router.get("/notice/{notice_id}/received", response_class=HTMLResponse)
-async def received(request: Request, notice_id: RowId, ctx: Ctx) -> HTMLResponse:
+@router.get("/notice/{notice_id}/received/{key}", response_class=HTMLResponse)
+async def received(request: Request, notice_id: RowId, key: str, ctx: Ctx) -> HTMLResponse:
+    # The key before the query: a wrong one learns nothing, not even whether the number exists.
+    if not valid_receipt_key(ctx.secret, notice_id, key):
+        raise HTTPException(404)
     async with ctx.db() as session:
         notice = await services.notice(session, notice_id)
     if notice is None:
         raise HTTPException(404)
-    # Only the number, the date and the torrents' titles: anyone may open this address.
+    # Only the number, the date and the torrents' titles, for the sender (see receipts).
     return render(request, "takedowns/received.html", notice=notice)
 
 
