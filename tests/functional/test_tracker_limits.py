@@ -7,8 +7,10 @@ node listening on 127.0.0.1, so "an abuser" and "a real peer" are clients bound 
 
 from __future__ import annotations
 
+import contextlib
 import random
 import struct
+from collections.abc import AsyncIterator
 
 from swarmdex.protocol import udp as udp_wire
 from swarmdex.protocol.announce import Event
@@ -16,6 +18,7 @@ from swarmdex.tracker.udp_server import BAD_CONNECTION_ID
 
 from .wire import (
     HttpClient,
+    RunningNode,
     UdpClient,
     announce_target,
     info_hash,
@@ -31,6 +34,15 @@ PEER = ("127.0.0.2", 0)
 OTHER = ("127.0.0.3", 0)
 
 
+@contextlib.asynccontextmanager
+async def clients_at(
+    node: RunningNode, *local: tuple[str, int]
+) -> AsyncIterator[list[UdpClient]]:
+    """One UDP client of `node` bound to each `local` address."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [(await stack.enter_async_context(udp_clients(node.udp(), local=at)))[0] for at in local]
+
+
 async def scrape_counts(client: UdpClient, h: bytes) -> tuple[int, int, int]:
     reply = await client.scrape([h])
     assert isinstance(reply, udp_wire.ScrapeReply), reply
@@ -42,11 +54,7 @@ def test_one_address_cannot_fill_a_swarm_with_peers() -> None:
     async def scenario() -> None:
         h = info_hash(1)
         settings = make_settings(max_peers_per_address=8)
-        async with (
-            running(settings) as node,
-            udp_clients(node.udp(), local=ABUSER) as (abuser,),
-            udp_clients(node.udp(), local=PEER) as (peer,),
-        ):
+        async with running(settings) as node, clients_at(node, ABUSER, PEER) as (abuser, peer):
             refused = []
             for port in range(20000, 20100):
                 reply = await abuser.announce(h, port=port, numwant=0, event=Event.STARTED)
@@ -82,11 +90,7 @@ def test_one_address_cannot_fill_a_swarm_with_peers() -> None:
 def test_one_address_cannot_start_swarms_faster_than_its_pace() -> None:
     async def scenario() -> None:
         settings = make_settings(new_swarms_burst=5, new_swarms_per_minute=1)
-        async with (
-            running(settings) as node,
-            udp_clients(node.udp(), local=ABUSER) as (abuser,),
-            udp_clients(node.udp(), local=PEER) as (peer,),
-        ):
+        async with running(settings) as node, clients_at(node, ABUSER, PEER) as (abuser, peer):
             answers = [
                 await abuser.announce(info_hash(100 + n), port=7000, event=Event.STARTED)
                 for n in range(12)
@@ -109,8 +113,7 @@ def test_a_full_store_evicts_lone_swarms_instead_of_refusing_new_ones() -> None:
         settings = make_settings(max_swarms=10)
         async with (
             running(settings) as node,
-            udp_clients(node.udp(), local=ABUSER) as (abuser,),
-            udp_clients(node.udp(), 2, local=PEER) as (seeder, leecher),
+            clients_at(node, ABUSER, PEER, PEER) as (abuser, seeder, leecher),
         ):
             real = info_hash(1)
             await seeder.announce_ok(real, port=6881, left=0, event=Event.STARTED)
@@ -136,11 +139,7 @@ def test_early_reannounces_do_not_harvest_peers() -> None:
     async def scenario() -> None:
         h = info_hash(1)
         settings = make_settings(peer_lists_per_min_interval=2)
-        async with (
-            running(settings) as node,
-            udp_clients(node.udp(), local=PEER) as (peer,),
-            udp_clients(node.udp(), local=ABUSER) as (harvester,),
-        ):
+        async with running(settings) as node, clients_at(node, PEER, ABUSER) as (peer, harvester):
             swarm = {port for port in range(30000, 30300)}
             for port in swarm:
                 await peer.announce_ok(h, port=port, numwant=0, event=Event.STARTED)
