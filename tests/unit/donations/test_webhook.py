@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any, Final
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from swarmdex.donations.webhook import (
     MAX_BODY,
@@ -170,3 +172,42 @@ def test_times_at_the_ends_of_the_span_are_kept() -> None:
 def test_malformed_bodies_are_told_apart(body: bytes) -> None:
     with pytest.raises(MalformedBody):
         parse_payment(body, cap=CAP)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+_TIMES = st.datetimes(timezones=st.timezones() | st.just(UTC) | st.none()).map(
+    lambda when: when.isoformat()) | st.sampled_from(
+    ["9999-12-31T23:59:59.999999-23:59", "0001-01-01T00:00:00+23:59", "2025-13-01T00:00:00Z"])
+_AMOUNTS = st.from_regex(r"-?[0-9]{1,20}(\.[0-9]{0,6})?", fullmatch=True) | st.text(max_size=30)
+
+
+_FIELD_VALUES: Final = {
+    "reference": _JSON_VALUES, "amount": _AMOUNTS, "currency": _JSON_VALUES,
+    "campaign": st.integers() | _JSON_VALUES, "received_at": _TIMES | _JSON_VALUES,
+    "donor_name": _JSON_VALUES, "show_name": _JSON_VALUES, "message": _JSON_VALUES,
+    "method": _JSON_VALUES, "type": _JSON_VALUES, "refund_of": _JSON_VALUES,
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    refund=st.booleans(),
+    changes=st.dictionaries(st.sampled_from(sorted(_FIELD_VALUES)), st.none(), max_size=3).flatmap(
+        lambda keys: st.fixed_dictionaries({key: _FIELD_VALUES[key] for key in keys})),
+)
+def test_any_body_is_a_payment_or_says_what_is_wrong(refund: bool, changes: dict[str, Any]) -> None:
+    # A bookable notification with up to three fields changed to anything JSON can say.
+    valid: dict[str, Any] = (
+        {"type": "refund", "amount": "-5.00", "refund_of": "ch_0"} if refund
+        else {"amount": "12.50", "campaign": 3, "received_at": "2025-01-05T10:00:00Z"})
+    body = json.dumps({"reference": "ch_1", "currency": "EUR", **valid, **changes}).encode()
+    try:
+        payment = parse_payment(body, cap=Decimal("1e16"))
+    except PayloadError as refused:
+        assert str(refused)
+        return
+    assert payment.received_at is None or payment.received_at.tzinfo is UTC
