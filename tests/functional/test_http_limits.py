@@ -235,3 +235,18 @@ def test_open_files_limit_is_raised_at_start_and_the_cap_fits_in_it(
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert said(caplog, f"open files: soft limit raised from {low} to "), caplog.text
+
+
+def test_a_trusted_proxy_is_not_capped_per_address() -> None:
+    async def scenario() -> None:
+        async with running(limited(trusted_proxies=[LOCAL])) as node:
+            v4 = node.http(LOCAL)
+            held = [await hold(v4, "site") for _ in range(CAP + 2)]
+            try:
+                assert node.node.http.counts.total == CAP + 2
+                await http_announce_ok(v4, info_hash(703), port=6004)
+            finally:
+                for client in held:
+                    await client.close()
+
+    run(scenario())

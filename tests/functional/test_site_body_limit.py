@@ -96,7 +96,8 @@ def test_streamed_body_is_cut_off_at_the_limit() -> None:
             assert sent < BUFFERED, f"the server read on: {sent:,} bytes taken"
 
             # The site still serves, and small forms pass.
-            async with httpx.AsyncClient(base_url=_base(node.http()), trust_env=False) as web:
+            async with httpx.AsyncClient(base_url=_base(node.http()), trust_env=False,
+                                         timeout=30) as web:
                 assert (await web.get("/login")).status_code == 200
                 small = await web.post("/login", data={"name": "x", "password": "y"})
                 assert small.status_code != 413
@@ -114,7 +115,8 @@ def test_torrent_upload_routes_take_the_upload_allowance(tmp_path: Path) -> None
             async with transaction(session_factory(node.node.engine)) as session:
                 token = await create_token(
                     session, await create_user(session, "uploader", "a long enough password", Role.USER), "t")
-            async with httpx.AsyncClient(base_url=_base(node.http()), trust_env=False) as web:
+            async with httpx.AsyncClient(base_url=_base(node.http()), trust_env=False,
+                                         timeout=30) as web:
                 answer = await web.post(
                     "/api/v1/torrents", headers={"Authorization": f"Bearer {token}"},
                     data={"category": "linux"},
