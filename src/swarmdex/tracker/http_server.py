@@ -12,7 +12,8 @@ after it, to the site's own HTTP protocol (`site`), which serves pages and answe
 paths too (through `respond`). So BitTorrent clients stay on this fast path, browsers end up
 on the site, and connections that mix both (a reverse proxy's pooled upstream connections)
 work either way. A handed-over connection stays counted here until it closes, and the
-site's protocol reports its deadlines to the same sweep. Without a site, other paths go to `pages`, a small synchronous handler.
+site's protocol reports its deadlines to the same sweep. Without a site, other paths go to
+`pages`, a small synchronous handler.
 """
 
 from __future__ import annotations
