@@ -53,9 +53,11 @@ CURRENCIES: Final[dict[str, int]] = {
     **dict.fromkeys(_FOUR.split(), 4),
 }
 
-# At most 15 integer digits: beyond any real donation, and within a signed 64-bit column
-# even with 4 decimals. The cap the site is configured with is far lower.
-_AMOUNT: Final = re.compile(r"(-?)(0|[1-9][0-9]{0,14})(?:\.([0-9]+))?")
+# At most 14 integer digits: beyond any real donation, and within a signed 64-bit column
+# of minor units even with 4 decimals (10**18 < 2**63). The configured cap is far lower,
+# but it is the operator's to raise: this bound holds whatever it is.
+_MAX_WHOLE_DIGITS: Final = 14
+_AMOUNT: Final = re.compile(r"(-?)(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 
 
 class MoneyError(ValueError):
@@ -96,6 +98,9 @@ def parse_amount(
         example = "1000" if places == 0 else "12." + "5" * places
         raise MoneyError(f"Write the amount as digits with a decimal point, like “{example}”.")
     sign, whole, fraction = match.groups()
+    if len(whole) > _MAX_WHOLE_DIGITS:
+        raise MoneyError(f"The amount has more than {_MAX_WHOLE_DIGITS} digits before the "
+                         "decimal point: no single entry is that large.")
     fraction = fraction or ""
     if len(fraction) > places:
         if places == 0:

@@ -11,6 +11,7 @@ from swarmdex.donations.money import (
     Money,
     MoneyError,
     check_currency,
+    decimals,
     format_amount,
     from_minor,
     parse_amount,
@@ -57,7 +58,9 @@ def test_amounts_parse_exactly_into_minor_units(text: str, currency: str, minor:
         ("Infinity", "EUR", "digits with a decimal point"),
         ("007", "EUR", "digits with a decimal point"),
         ("١٢", "EUR", "digits with a decimal point"),  # Arabic-Indic digits: not ASCII
-        ("1" * 16, "EUR", "digits with a decimal point"),
+        ("1" * 16, "EUR", "more than 14 digits before the decimal point"),
+        # 15 digits with 4 decimals would not fit a signed 64-bit count of minor units.
+        ("9" * 15 + ".9999", "CLF", "more than 14 digits before the decimal point"),
         ("", "EUR", "digits with a decimal point"),
         ("0", "EUR", "cannot be zero"),
         ("0.00", "EUR", "cannot be zero"),
@@ -67,6 +70,13 @@ def test_amounts_parse_exactly_into_minor_units(text: str, currency: str, minor:
 def test_anything_inexact_or_odd_is_refused(text: str, currency: str, message: str) -> None:
     with pytest.raises(MoneyError, match=message):
         parse_amount(text, currency)
+
+
+def test_the_largest_amount_fits_a_64_bit_column_whatever_the_cap() -> None:
+    for currency in ("JPY", "EUR", "KWD", "CLF"):
+        largest = parse_amount("9" * 14 + "." + "9" * decimals(currency) if decimals(currency)
+                               else "9" * 14, currency)
+        assert 0 < to_minor(largest, currency) < 2**63
 
 
 def test_the_example_in_the_message_has_the_currencys_decimals() -> None:
