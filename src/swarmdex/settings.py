@@ -170,6 +170,18 @@ class Settings(BaseSettings):
         "swarm per min_interval; announces beyond are recorded but get no peers. 0: no limit.",
     )
     # -- accounts and logins (accounts/, web/ratelimit.py) --
+    password_checks_per_address_per_minute: int = Field(
+        10, ge=1, le=10_000, description="Password checks (logins, password changes, account "
+        "deletions), right or wrong, one address (IPv6: its /64) may make per minute.",
+    )
+    login_failures_per_account_address_per_hour: int = Field(
+        10, ge=1, le=10_000, description="Wrong passwords for one account from one address per "
+        "hour; past it, that address may not try that account until they age out.",
+    )
+    login_failures_per_account_per_hour: int = Field(
+        30, ge=1, le=100_000, description="Wrong passwords for one account from anywhere per hour; "
+        "past it, only addresses with no recent failure on it may try (its owner still logs in).",
+    )
 
     @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")
     @classmethod

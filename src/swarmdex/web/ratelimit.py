@@ -71,6 +71,15 @@ class RateLimiter:
     def __len__(self) -> int:
         return len(self._due)
 
+    def wait(self, key: bytes | str) -> float:
+        """The seconds until `key` may make one more attempt (0.0: now), counting nothing."""
+        now = self.clock()
+        return max(0.0, self._due.get(key, now) - now - self.burst)
+
+    def is_clear(self, key: bytes | str) -> bool:
+        """Whether `key` has nothing on record: no attempt, or all of them aged out."""
+        return self._due.get(key, 0.0) <= self.clock()
+
     def hit(self, key: bytes | str) -> float:
         """Count one attempt for `key`: 0.0 if it may go ahead, else the seconds to wait
         (and the attempt is not counted)."""

@@ -94,3 +94,18 @@ def test_forwarded_addresses_are_believed_only_from_trusted_proxies() -> None:
     proxy = TrustedProxies(["10.0.0.1"])
     assert client_key(_request("10.0.0.1", "198.51.100.4"), proxy) == _packed("198.51.100.4")
     assert client_key(_request("192.0.2.9", "198.51.100.4"), proxy) == _packed("192.0.2.9")
+
+
+def test_looking_counts_nothing_and_a_key_clears_when_its_attempts_age_out() -> None:
+    clock = Clock()
+    limiter = RateLimiter(Rate(2, 10.0), clock=clock)
+    assert limiter.is_clear("a") and limiter.wait("a") == 0.0
+    limiter.hit("a")
+    assert not limiter.is_clear("a") and limiter.wait("a") == 0.0  # one more is allowed
+    limiter.hit("a")
+    assert limiter.wait("a") == pytest.approx(5.0)
+    assert limiter.wait("a") == pytest.approx(5.0)  # looking again did not count
+    clock.now += 5.0
+    assert limiter.wait("a") == 0.0 and not limiter.is_clear("a")
+    clock.now += 5.0
+    assert limiter.is_clear("a")

@@ -1,9 +1,10 @@
 """Account pages: register, log in, log out, and the account page (password, login
 sessions, API tokens).
 
-Every form posts with the CSRF field. Logging in and registering are rate limited per client
-address (and logging in per account name too), since each attempt costs a password hash and
-a guess. Passwords are never written back into a form.
+Every form posts with the CSRF field. Registering is rate limited per client address, and
+every password check (logging in, changing the password) by `swarmdex.web.password_checks`,
+since each attempt costs a password hash and a guess. Passwords are never written back into
+a form.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from swarmdex.web.auth import (
 from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
+from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
 from swarmdex.web.sitemode import writes
@@ -55,8 +57,6 @@ from swarmdex.web.templates import render
 router = APIRouter(include_in_schema=False)
 CSRF = [Depends(require_csrf)]
 
-LOGIN_PER_ADDRESS: Final = Rate(10, 60.0)
-LOGIN_PER_NAME: Final = Rate(10, 60.0)  # a slow guesser spread over many addresses
 REGISTER_PER_ADDRESS: Final = Rate(10, 3600.0)
 
 # What /account?done=... says after a change; fixed texts, so the URL cannot inject any.
@@ -163,11 +163,11 @@ async def login(
     next: FormText = "/",
 ) -> Response:
     name = name.strip()
-    wait = attempt(request, "login", LOGIN_PER_ADDRESS) or attempt(
-        request, "login-name", LOGIN_PER_NAME, key=fold_name(name[:64])
-    )
-    if wait:
-        return too_many_attempts(request, wait)
+    check = PasswordCheck(request, account_key(fold_name(name[:64])))
+    try:
+        check.start()
+    except TooManyPasswordChecks as exc:
+        return too_many_attempts(request, exc.seconds)
     error = "Wrong name or password."
     user: User | None = None
     try:
@@ -175,7 +175,9 @@ async def login(
         async with ctx.db() as session:
             user = await authenticate(session, name, password)
             await session.commit()  # a rehashed password, if any
-        if user is not None:
+        if user is None:
+            check.failed()
+        else:
             async with transaction(ctx.db) as session:
                 await end_session(session, request.cookies.get(SESSION_COOKIE))
                 cookie = await start_session(session, user, SESSION_LIFETIME)
@@ -243,12 +245,20 @@ async def password(
     if new != new2:
         return await _account_page(request, ctx, user, 400,
                                    errors={"new2": "The two new passwords differ."})
+    # A stolen session must not become a free password oracle: the login limits apply.
+    check = PasswordCheck(request, account_key(user.name_key))
+    try:
+        check.start()
+    except TooManyPasswordChecks as exc:
+        return too_many_attempts(request, exc.seconds)
     try:
         async with ctx.db() as session, session.begin():  # hashing holds no lock (see services)
             await change_password(session, user, current, new)
             # Whoever else knew the old password is logged out with it.
             await revoke_other_sessions(session, user, request.cookies.get(SESSION_COOKIE))
     except AccountError as exc:
+        if exc.field == "current":
+            check.failed()
         # The rules speak of "password"; on this form that is the new one.
         field = "current" if exc.field == "current" else "new"
         return await _account_page(request, ctx, user, 400, errors={field: exc.message})

@@ -17,6 +17,8 @@ from swarmdex.privacy.purge import moderation_available
 from swarmdex.web.auth import SESSION_LIFETIME, CurrentUser, clear_session_cookie
 from swarmdex.web.context import Ctx
 from swarmdex.web.pages.torrents import withdraw
+from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
+from swarmdex.web.ratelimit import too_many_attempts
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
 
@@ -55,12 +57,18 @@ async def delete_form(request: Request, user: CurrentUser) -> HTMLResponse:
 async def delete(request: Request, ctx: Ctx, user: CurrentUser, password: FormText = "",
                  torrents: FormText = "anonymous") -> Response:
     choice = "delete" if torrents == "delete" else "anonymous"
+    check = PasswordCheck(request, account_key(user.name_key))  # the login limits apply
+    try:
+        check.start()
+    except TooManyPasswordChecks as exc:
+        return too_many_attempts(request, exc.seconds)
     try:
         async with transaction(ctx.db) as session:
             mine = await session.merge(user)
             withdrawn = await user_data.delete_account(session, mine, password,
                                                        delete_torrents=choice == "delete")
     except AccountError as exc:
+        check.failed()
         return render(request, "privacy/delete.html", status_code=400, user=user,
                       error=exc.message, choice=choice)
     for torrent in withdrawn:
