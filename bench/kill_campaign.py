@@ -89,12 +89,19 @@ class Round:
     site: RunningSite
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    registrations: int = 0
-    notices: int = 0
+    spent: Counter[str] = field(default_factory=Counter)  # against the rate limits
     acked: Counter[str] = field(default_factory=Counter)
     in_flight: Counter[str] = field(default_factory=Counter)
     at_kill: Counter[str] = field(default_factory=Counter)  # in flight when the kill landed
     errors: list[str] = field(default_factory=list)
+
+    def take(self, what: str, limit: int) -> bool:
+        """Count one more `what` in this round: False, and nothing counted, past `limit`."""
+        with self.lock:
+            if self.spent[what] >= limit:
+                return False
+            self.spent[what] += 1
+            return True
 
 
 @dataclass
@@ -102,8 +109,6 @@ class Worker:
     account: Account
     token: str
     cookies: httpx.Cookies
-    comments: int = 0
-    uploads: int = 0
 
 
 class Campaign:
@@ -162,8 +167,6 @@ class Campaign:
             server.kill()
             raise
         state = Round(RunningSite(server, self.data_dir))
-        for worker in self.workers:
-            worker.comments = worker.uploads = 0
         threads = [threading.Thread(target=self.work, args=(state, worker, random.Random(
             self.rng.random())), daemon=True) for worker in self.workers]
         for thread in threads:
@@ -221,9 +224,8 @@ class Campaign:
     # -- the writes ------------------------------------------------------------------------
 
     def upload(self, state: Round, worker: Worker) -> None:
-        if worker.uploads >= MAX_UPLOADS_PER_ACCOUNT:
+        if not state.take(f"upload {worker.account.name}", MAX_UPLOADS_PER_ACCOUNT):
             return
-        worker.uploads += 1
         files = random.randint(1, 400)
         data, v1 = make_torrent(files)
         with self.client(state.site) as client:
@@ -243,13 +245,12 @@ class Campaign:
 
     def comment(self, state: Round, worker: Worker, rng: random.Random,
                 cookies: httpx.Cookies | None = None, author: str | None = None) -> bool:
-        if cookies is None and worker.comments >= MAX_COMMENTS_PER_ACCOUNT:
-            return False
         target = self.live_torrent(rng)
         if target is None:
             return False
-        if cookies is None:
-            worker.comments += 1
+        if cookies is None and not state.take(f"comment {worker.account.name}",
+                                              MAX_COMMENTS_PER_ACCOUNT):
+            return False
         text = f"kc-comment-{secrets.token_hex(6)}"
         name = author or worker.account.name
         with self.client(state.site, cookies or worker.cookies) as client:
@@ -279,12 +280,8 @@ class Campaign:
             state.errors.append(f"webhook answered {answer.status_code}: {answer.text[:200]}")
 
     def notice(self, state: Round, worker: Worker, rng: random.Random) -> None:
-        with state.lock:
-            if state.notices >= MAX_NOTICES:
-                return
-            state.notices += 1
         target = self.live_torrent(rng)
-        if target is None:
+        if target is None or not state.take("notice", MAX_NOTICES):
             return
         with self.client(state.site) as client:
             answer = self.send(state, "notice", lambda: post_form(
@@ -327,10 +324,8 @@ class Campaign:
 
     def account(self, state: Round, worker: Worker, rng: random.Random) -> None:
         """Register, comment, delete the account: each step may be the one the kill cuts."""
-        with state.lock:
-            if state.registrations >= MAX_REGISTRATIONS:
-                return
-            state.registrations += 1
+        if not state.take("registration", MAX_REGISTRATIONS):
+            return
         name, password = f"kc-gone-{secrets.token_hex(4)}", secrets.token_urlsafe(12)
         with self.client(state.site) as client:
             answer = self.send(state, "account", lambda: post_form(

@@ -16,7 +16,7 @@ from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "bench" / "kill_campaign.py"
-KILLS = 4
+KILLS = 3
 
 
 def _campaign_module() -> ModuleType:
@@ -30,7 +30,7 @@ def _campaign_module() -> ModuleType:
 
 def test_kills_mid_write_lose_nothing_acknowledged(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--kills", str(KILLS), "--seed", "11", "--max-delay", "4",
+        [sys.executable, str(SCRIPT), "--kills", str(KILLS), "--seed", "11", "--max-delay", "3",
          "--data-dir", str(tmp_path / "data")],
         capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, cwd=ROOT,
     )
