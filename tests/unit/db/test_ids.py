@@ -115,21 +115,20 @@ def _indexes_and_triggers(connection: Connection) -> list[tuple[str, str, str]]:
     return [(kind, name, sql) for kind, name, sql in rows]
 
 
-def _to(revision: str) -> Any:
-    def run(connection: Connection) -> None:
-        command.upgrade(alembic_config(connection), revision)
-    return run
+def _filled_before(connection: Connection) -> tuple[dict[str, list[tuple[Any, ...]]], Any]:
+    """Migrate to the revision before, insert ROWS: (every table's rows, indexes and
+    triggers), to compare with after."""
+    command.upgrade(alembic_config(connection), BEFORE)
+    for sql in ROWS:
+        connection.exec_driver_sql(sql)
+    return _contents(connection), _indexes_and_triggers(connection)
 
 
 @async_test
 async def test_the_migration_keeps_every_row_and_never_reuses_their_ids(url: str) -> None:
     async with open_engine(url, migrated=False) as engine:
         async with engine.begin() as conn:
-            await conn.run_sync(_to(BEFORE))
-            for sql in ROWS:
-                await conn.exec_driver_sql(sql)
-            before = await conn.run_sync(_contents)
-            schema = await conn.run_sync(_indexes_and_triggers)
+            before, schema = await conn.run_sync(_filled_before)
         assert sum(map(len, before.values())) >= len(ROWS) + 1
 
         await upgrade(engine)  # as `swarmdex serve` and `swarmdex db upgrade` do
@@ -184,11 +183,7 @@ def _downgrade(connection: Connection) -> None:
 async def test_downgrading_keeps_every_row(url: str) -> None:
     async with open_engine(url, migrated=False) as engine:
         async with engine.begin() as conn:
-            await conn.run_sync(_to(BEFORE))
-            for sql in ROWS:
-                await conn.exec_driver_sql(sql)
-            before = await conn.run_sync(_contents)
-            schema = await conn.run_sync(_indexes_and_triggers)
+            before, schema = await conn.run_sync(_filled_before)
             tables = (await conn.exec_driver_sql(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all()
         await upgrade(engine)
