@@ -10,14 +10,15 @@ of --hashes info hashes) and drives, until --duration seconds have passed:
 * UDP announces at --rate a second with ../shared/bench's `udpload` (built with make if
   missing): one bounded run of at most one second and --rate announces per second, every
   (hash, peer) of --hashes x --pph peers re-announcing, as real clients do;
-* HTTP announces at --http-rate a second over keep-alive connections, from a fixed set of
-  peers (so they too re-announce instead of piling up until their TTL);
-* site traffic at --site-rate requests a second: home, browse, search, a detail page, RSS
-  and the JSON API in turn, and an upload through the API every --upload-every seconds.
+* HTTP announces at --http-rate a second over --connections keep-alive connections, from
+  a fixed set of peers (so they too re-announce instead of piling up until their TTL);
+* site traffic at --site-rate requests a second from --connections visitors: home, browse,
+  search, a detail page, RSS and the JSON API in turn, and an upload through the API every
+  --upload-every seconds.
 
-Every --window seconds it prints the server's RSS (VmRSS) and, per kind of traffic, the rate
-achieved and the p99 latency (UDP: udpload's own p99 of each second, the median over the
-window). The verdict at the end compares the windows after --warmup: RSS growth from the
+Every --window seconds it prints the server's RSS (VmRSS), its CPU use (% of one core) and,
+per kind of traffic, the rate achieved and the p99 latency (UDP: udpload's own p99 of each
+second, the median over the window). The verdict at the end compares the windows after --warmup: RSS growth from the
 first of them to the last under 5 %, and every window's p99 within 2x the median window's.
 Errors after the warm-up (UDP errors and timeouts, HTTP failures, site 5xx) fail it too.
 Exit status 0: pass.
@@ -91,6 +92,7 @@ class Traffic:
 class Window:
     at: float
     rss_mib: float
+    cpu_pct: float  # of one core, by the server, over the window
     rates: dict[str, float]
     p99_ms: dict[str, float | None]
     errors: dict[str, int]
@@ -101,6 +103,12 @@ def p99(values: list[float]) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
@@ -133,6 +141,7 @@ class Soak:
         self.site = Traffic("site")
         self.hashes: list[bytes] = []
         self.uploaded: list[str] = []
+        self.cpu_seen = 0.0
 
     def limits(self) -> dict[str, str]:
         """All the load comes from 127.0.0.1, where the per-address limits meant for one
@@ -161,20 +170,23 @@ class Soak:
             site = RunningSite(server, data_dir)
             token = site.create_token(site.create_user("soak", role="admin"))
             pid = server.process.pid
+            self.cpu_seen = cpu_seconds(pid)
             start = time.monotonic()
             deadline = start + args.duration
             host, port = server.udp
             loads = [
                 threading.Thread(target=self.drive_udp, args=(udpload, host, port, deadline)),
-                threading.Thread(target=self.drive_http, args=(site, deadline)),
-                threading.Thread(target=self.drive_site, args=(site, token, deadline)),
+                *(threading.Thread(target=self.drive_http, args=(site, deadline, i))
+                  for i in range(args.connections)),
+                *(threading.Thread(target=self.drive_site, args=(site, token, deadline, i))
+                  for i in range(args.connections)),
             ]
             for thread in loads:
                 thread.start()
             windows: list[Window] = []
             print(f"soak: {args.duration} s, UDP {args.rate}/s, HTTP {args.http_rate}/s, site "
                   f"{args.site_rate}/s, pid {pid}; a row every {args.window} s", flush=True)
-            print(f"{'t (s)':>6} {'RSS MiB':>8} {'udp/s':>7} {'udp p99':>8} {'http/s':>7} "
+            print(f"{'t (s)':>6} {'RSS MiB':>8} {'CPU':>5} {'udp/s':>7} {'udp p99':>8} {'http/s':>7} "
                   f"{'http p99':>9} {'site/s':>7} {'site p99':>9} errors (udp/http/site)")
             try:
                 while time.monotonic() < deadline and server.process.poll() is None:
@@ -217,10 +229,11 @@ class Soak:
         self.stop.wait(max(0.0, 1.0 - (time.monotonic() - began)))
         return out
 
-    def drive_http(self, site: RunningSite, deadline: float) -> None:
+    def drive_http(self, site: RunningSite, deadline: float, index: int) -> None:
+        """One of --connections keep-alive clients, each with its share of --http-rate."""
         if self.args.http_rate <= 0:
             return
-        rng = random.Random(1)
+        rng = random.Random(index)
         peers = [(h, 20000 + k) for h in self.hashes[:1000] for k in range(HTTP_PEERS)]
         with httpx.Client(base_url=site.base_url, timeout=TIMEOUT, trust_env=False) as client:
             def announce() -> None:
@@ -236,14 +249,15 @@ class Soak:
                     failed = True
                 self.http.add(1, time.monotonic() - began, errors=int(failed))
 
-            paced(self.args.http_rate, deadline, self.stop, announce)
+            paced(self.args.http_rate / self.args.connections, deadline, self.stop, announce)
 
-    def drive_site(self, site: RunningSite, token: str, deadline: float) -> None:
+    def drive_site(self, site: RunningSite, token: str, deadline: float, index: int) -> None:
+        """One of --connections site visitors; the first one also uploads."""
         if self.args.site_rate <= 0:
             return
         pages = ["/", "/browse", "/search?q=soak", "DETAIL", "/rss", "/api/v1/torrents"]
-        turn = 0
-        last_upload = -float("inf")
+        turn = index
+        last_upload = -float("inf") if index == 0 else float("inf")
         with httpx.Client(base_url=site.base_url, timeout=TIMEOUT, trust_env=False) as client:
             def visit() -> None:
                 nonlocal turn, last_upload
@@ -269,7 +283,7 @@ class Soak:
                     failed = True
                 self.site.add(1, time.monotonic() - began, errors=int(failed))
 
-            paced(self.args.site_rate, deadline, self.stop, visit)
+            paced(self.args.site_rate / self.args.connections, deadline, self.stop, visit)
 
     # -- the figures -------------------------------------------------------------------------
 
@@ -286,13 +300,15 @@ class Soak:
             else:
                 value = p99(latencies)
                 p99s[traffic.name] = None if value is None else value * 1e3
-        return Window(at, rss_mib(pid), rates, p99s, errors)
+        cpu = cpu_seconds(pid)
+        used, self.cpu_seen = cpu - self.cpu_seen, cpu
+        return Window(at, rss_mib(pid), 100 * used / span, rates, p99s, errors)
 
     @staticmethod
     def row(w: Window) -> str:
         def ms(value: float | None) -> str:
             return "-" if value is None else f"{value:.1f}ms"
-        return (f"{w.at:6.0f} {w.rss_mib:8.1f} {w.rates['udp']:7.0f} {ms(w.p99_ms['udp']):>8} "
+        return (f"{w.at:6.0f} {w.rss_mib:8.1f} {w.cpu_pct:4.0f}% {w.rates['udp']:7.0f} {ms(w.p99_ms['udp']):>8} "
                 f"{w.rates['http']:7.0f} {ms(w.p99_ms['http']):>9} {w.rates['site']:7.1f} "
                 f"{ms(w.p99_ms['site']):>9} {w.errors['udp']}/{w.errors['http']}/"
                 f"{w.errors['site']}")
@@ -327,7 +343,7 @@ class Soak:
             achieved = statistics.median(w.rates["udp"] for w in steady)
             if achieved < 0.95 * args.rate:
                 problems.append(f"UDP load reached {achieved:.0f}/s of {args.rate}/s: the "
-                                f"generator or the server could not keep up (see CPU use)")
+                                f"generator or the server could not keep up (see CPU)")
         kinds = ("udp", "http", "site")
         early = {k: sum(w.errors[k] for w in windows if w.at <= args.warmup) for k in kinds}
         failed = {k: sum(w.errors[k] for w in steady) for k in kinds}
@@ -347,6 +363,8 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=20_000, help="UDP announces a second")
     parser.add_argument("--http-rate", type=float, default=200, help="HTTP announces a second")
     parser.add_argument("--site-rate", type=float, default=10, help="site requests a second")
+    parser.add_argument("--connections", type=int, default=4,
+                        help="HTTP announce clients, and site visitors, each (default 4)")
     parser.add_argument("--upload-every", type=float, default=30, help="seconds between uploads")
     parser.add_argument("--hashes", type=int, default=10_000, help="info hashes in the pool")
     parser.add_argument("--pph", type=int, default=8, help="UDP peers per hash")
@@ -355,8 +373,9 @@ def main() -> int:
     parser.add_argument("--serve-arg", action="append", default=[],
                         help="one more `swarmdex serve` argument (repeat as needed)")
     args = parser.parse_args()
-    if min(args.duration, args.rate, args.window, args.hashes, args.pph) < 1:
-        parser.error("--duration, --rate, --window, --hashes and --pph must be positive")
+    if min(args.duration, args.rate, args.window, args.hashes, args.pph, args.connections) < 1:
+        parser.error("--duration, --rate, --window, --hashes, --pph and --connections must be "
+                     "positive")
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         return Soak(args, Path(tmp)).run()
 
