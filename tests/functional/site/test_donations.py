@@ -247,6 +247,8 @@ async def test_refused_campaigns_and_refunds(tmp_path: Path) -> None:
             ({"period": "one_off", "goal": "500"}, "needs a deadline"),
             ({"period": "weekly"}, "one-off or monthly"),
             ({"starts": "soon"}, "The start date is a date"),
+            ({"period": "one_off", "goal": "500", "ends": "9999-12-31"}, "between 1970-01-01"),
+            ({"starts": "0001-01-01"}, "between 1970-01-01"),
         ]:
             answer = await post_form(admin, "/admin/donations/campaigns", **(CAMPAIGN | fields))
             assert answer.status_code == 400 and message in answer.text, fields

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import Role, User, utcnow
 from swarmdex.donations import services
+from swarmdex.donations.dates import OutOfRange, check_time
 from swarmdex.donations.export import ledger_csv
 from swarmdex.donations.models import Campaign, Period
 from swarmdex.donations.money import CURRENCIES, plain_amount
@@ -116,9 +117,13 @@ def _text(form: Any, name: str) -> str:
 
 def _day(text: str, what: str) -> datetime:
     try:
-        return datetime.combine(date.fromisoformat(text.strip()), datetime.min.time(), UTC)
+        when = datetime.combine(date.fromisoformat(text.strip()), datetime.min.time(), UTC)
     except ValueError:
         raise DonationError(f"The {what} is a date, like 2025-01-31.") from None
+    try:  # checked before the form adds a day to an end date: 9999-12-31 would overflow
+        return check_time(when, what)
+    except OutOfRange as exc:
+        raise DonationError(str(exc)) from None
 
 
 def _costs_text(campaign: Campaign) -> str:
