@@ -152,6 +152,30 @@ class Settings(BaseSettings):
         "the UDP tracker, logs and uploads being read.",
     )
     # -- uploads (torrents/, bittorrent/metainfo.py) --
+    upload_max_files: int = Field(
+        100_000, ge=1, description="Most files (pad files included) one torrent may list; "
+        "large data sets have tens of thousands.",
+    )
+    upload_max_path_depth: int = Field(
+        32, ge=1, le=64, description="Most components in one file path of a torrent.",
+    )
+    upload_max_path_chars: int = Field(
+        20_000_000, ge=1000, description="Most characters all file paths of one torrent may "
+        "add up to, as stored and listed (a v2 file tree can otherwise spell out far more "
+        "than the file holds).",
+    )
+    upload_parse_cpu_seconds: float = Field(
+        10.0, gt=0, le=600, description="CPU time reading one .torrent may take (in a child "
+        "process, off the event loop); a file needing more is refused.",
+    )
+    uploads_per_account_per_hour: int = Field(
+        30, ge=1, description="Uploads one account may make in an hour (all at once, or "
+        "spread out); more are answered 429 with Retry-After.",
+    )
+    uploads_per_address_per_hour: int = Field(
+        60, ge=1, description="Uploads from one client address (IPv6: its /64) in an hour, "
+        "whatever the account; more are answered 429 with Retry-After.",
+    )
     # -- tracker swarms and peers (tracker/, peerstore/) --
     max_peers_per_address: int = Field(
         8, ge=1, description="Peers one address (IPv6: one /64) may have in one swarm: room "

@@ -48,6 +48,7 @@ DEFAULT_MAX_DEPTH: Final = 64
 # Canonical forms only: no leading zeros, no "-0", at most 19 digits (int64 needs 19).
 _INT_RE: Final = re.compile(rb"i(0|-?[1-9][0-9]{0,18})e")
 _LEN_RE: Final = re.compile(rb"(0|[1-9][0-9]{0,18}):")
+_MAX_INT_CHARS: Final = 20  # "-" and 19 digits
 
 _I: Final = ord("i")
 _L: Final = ord("l")
@@ -332,11 +333,16 @@ def _read_string(data: bytes, pos: int) -> tuple[bytes, int]:
 
 def _int_error(data: bytes, pos: int) -> BencodeError:
     """Explain why the integer starting at ``pos`` (an ``i``) did not match the strict form."""
+    # The scan stops past the longest valid integer: a megabyte of digits is refused
+    # as too long at once instead of being walked byte by byte.
+    limit = min(len(data), pos + 1 + _MAX_INT_CHARS + 1)
     end = pos + 1
-    while end < len(data) and (_ZERO <= data[end] <= _NINE or data[end] == ord("-")):
+    while end < limit and (_ZERO <= data[end] <= _NINE or data[end] == ord("-")):
         end += 1
     if end == len(data):
         return BencodeError("truncated: data ended inside an integer", end)
+    if end == limit:
+        return BencodeError("integer is outside the signed 64-bit range", pos)
     if data[end] != _E:
         return BencodeError(f"unexpected byte {_show(data[end])} in an integer", end)
     body = data[pos + 1 : end]
@@ -354,11 +360,14 @@ def _int_error(data: bytes, pos: int) -> BencodeError:
 
 def _length_error(data: bytes, pos: int) -> BencodeError:
     """Explain why the string length starting at ``pos`` (a digit) was rejected."""
+    limit = min(len(data), pos + _MAX_INT_CHARS + 1)  # as in _int_error
     end = pos
-    while end < len(data) and _ZERO <= data[end] <= _NINE:
+    while end < limit and _ZERO <= data[end] <= _NINE:
         end += 1
     if end == len(data):
         return BencodeError("truncated: data ended inside a string length", end)
+    if end == limit:
+        return BencodeError("string length is too large", pos)
     if data[end] != ord(":"):
         return BencodeError(f"unexpected byte {_show(data[end])} in a string length", end)
     if data[pos] == _ZERO:

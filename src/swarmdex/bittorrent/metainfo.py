@@ -191,6 +191,8 @@ def _add_to_tree(top: FileTreeNode, entry: FileEntry) -> None:
 class _Limits:
     max_files: int
     max_path_depth: int
+    names: dict[bytes, str] = field(default_factory=dict)
+    """Path components already validated in this torrent (directory names repeat)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,10 +427,20 @@ def _path(raw: object, limits: _Limits, where: str) -> tuple[str, ...]:
         raise MetainfoError(
             f"file path is nested deeper than {limits.max_path_depth} levels: {_show(raw)}"
         )
-    path = tuple(_component(part, raw, "file path") for part in raw)
+    path = tuple(_known_component(part, raw, limits.names) for part in raw)
     if sum(len(part) + 1 for part in path) > MAX_PATH_CHARS:
         raise MetainfoError(f"file path is longer than {MAX_PATH_CHARS} characters")
     return path
+
+
+def _known_component(raw: object, shown: object, names: dict[bytes, str]) -> str:
+    """`_component`, remembering the names already validated in this torrent."""
+    if isinstance(raw, bytes) and raw in names:
+        return names[raw]
+    text = _component(raw, shown, "file path")
+    assert isinstance(raw, bytes)  # _component refuses anything else
+    names[raw] = text
+    return text
 
 
 def _show(shown: object) -> str:
@@ -470,10 +482,15 @@ def _check_unique_paths(entries: Iterable[FileEntry]) -> None:
         if path in directories:
             raise MetainfoError(f"{'/'.join(path)!r} is both a file and a directory")
         files.add(path)
-        for depth in range(1, len(path)):
-            if path[:depth] in files:
-                raise MetainfoError(f"{'/'.join(path[:depth])!r} is both a file and a directory")
-            directories.add(path[:depth])
+        # Deepest directory first: once one is known, so are all above it (and they were
+        # checked then), which keeps a deep listing linear instead of quadratic in depth.
+        for depth in range(len(path) - 1, 0, -1):
+            parent = path[:depth]
+            if parent in directories:
+                break
+            if parent in files:
+                raise MetainfoError(f"{'/'.join(parent)!r} is both a file and a directory")
+            directories.add(parent)
 
 
 # --------------------------------------------------------------------------- v1

@@ -38,6 +38,9 @@ class Document:
     name: str
     tags: Sequence[str] = ()
     files: Sequence[str] = ()
+    file_tokens: str | None = None
+    """`paths_token_text(files)` when already known: an upload's parse worker makes it
+    off the event loop, where tokenizing 10,000 long paths would hold everything up."""
 
 
 @dataclass(frozen=True, slots=True)

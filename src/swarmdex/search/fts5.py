@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from swarmdex.db.models import Torrent
 from swarmdex.search.backend import MAX_RESULTS, BadQuery, Document, Matches
 from swarmdex.search.query import Query, Term
-from swarmdex.search.tokenize import token_text
+from swarmdex.search.tokenize import paths_token_text, token_text
 
 __all__ = ["NAMES_TABLE", "TABLE", "Fts5Backend", "match_expression", "table_for"]
 
@@ -88,9 +88,8 @@ class Fts5Backend:
         await session.execute(insert(_names).values(names))
         await session.execute(insert(_everything).values(
             **names,
-            # One line per path would read better, but spaces are what FTS5 splits on;
-            # a phrase may then run from one path into the next, which is harmless.
-            files=" ".join(token_text(path) for path in document.files),
+            files=(document.file_tokens if document.file_tokens is not None
+                   else paths_token_text(document.files)),
         ))
 
     async def remove(self, session: AsyncSession, torrent_id: int) -> None:

@@ -55,19 +55,22 @@ def backend_for(session: AsyncSession) -> SearchBackend:
 # --------------------------------------------------------------------------- indexing
 
 
-async def index_torrent(session: AsyncSession, torrent: Torrent) -> None:
+async def index_torrent(session: AsyncSession, torrent: Torrent, *,
+                        file_tokens: str | None = None) -> None:
     """Add `torrent` to the search index, or refresh its entry, in the caller's transaction.
 
     Reads the title, the info-dictionary name, the tags and the file paths. Files and tags
     set on the object (a new upload) are used as they are; otherwise they are read from
-    the database. Call it again after changing any of these.
+    the database. `file_tokens`, when given, is `paths_token_text` of the first
+    `MAX_INDEXED_FILES` paths, made beforehand (the files are then not read at all).
+    Call it again after changing any of these.
     """
     state = inspect(torrent)
     if state.transient:
         raise ValueError("index_torrent: add the torrent to the session first")
     if state.pending:
         await session.flush()  # the index entry is keyed by the torrent's id
-    await backend_for(session).index(session, await _document(session, torrent))
+    await backend_for(session).index(session, await _document(session, torrent, file_tokens))
 
 
 async def remove(session: AsyncSession, torrent_id: int) -> None:
@@ -97,7 +100,8 @@ async def reindex(session: AsyncSession) -> int:
         last_id = batch[-1].id
 
 
-async def _document(session: AsyncSession, torrent: Torrent) -> Document:
+async def _document(session: AsyncSession, torrent: Torrent,
+                    file_tokens: str | None = None) -> Document:
     unloaded = inspect(torrent).unloaded
     if "tags" in unloaded:
         tags = list(
@@ -109,6 +113,8 @@ async def _document(session: AsyncSession, torrent: Torrent) -> Document:
         )
     else:
         tags = [tag.name for tag in torrent.tags]
+    if file_tokens is not None:
+        return Document(torrent.id, torrent.title, torrent.name, tags, file_tokens=file_tokens)
     if "files" in unloaded:
         files = list(
             await session.scalars(

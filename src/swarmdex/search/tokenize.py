@@ -20,10 +20,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final, NamedTuple
 
-__all__ = ["MAX_TOKEN_LENGTH", "Span", "fold", "spans", "token_text", "tokens", "unicode_spans"]
+__all__ = [
+    "MAX_TOKEN_LENGTH",
+    "Span",
+    "fold",
+    "paths_token_text",
+    "spans",
+    "token_text",
+    "tokens",
+    "unicode_spans",
+]
 
 # Longer runs are cut: nobody searches for 200 letters, and FTS5 indexes every token.
 MAX_TOKEN_LENGTH: Final = 64
@@ -95,3 +104,12 @@ def tokens(text: str) -> list[str]:
 def token_text(text: str) -> str:
     """What the index stores for `text`: its tokens joined by single spaces."""
     return " ".join(tokens(text))
+
+
+def paths_token_text(paths: Iterable[str]) -> str:
+    """What the index stores for a torrent's file paths: one token text for them all.
+
+    One line per path would read better, but spaces are what FTS5 splits on; a phrase may
+    then run from one path into the next, which is harmless.
+    """
+    return " ".join(token_text(path) for path in paths)

@@ -34,7 +34,6 @@ from swarmdex.accounts.services import has_role
 from swarmdex.audit import services as audit
 from swarmdex.bittorrent.bencode import encode
 from swarmdex.bittorrent.magnet import make_magnet
-from swarmdex.bittorrent.metainfo import Metainfo, MetainfoError, parse_torrent
 from swarmdex.db.models import (
     Category,
     Role,
@@ -47,6 +46,7 @@ from swarmdex.db.models import (
 )
 from swarmdex.search import services as search_index
 from swarmdex.takedowns import blocks as takedowns
+from swarmdex.torrents import parsing
 from swarmdex.torrents.fields import (
     UploadError,
     UploadTooLarge,
@@ -54,7 +54,7 @@ from swarmdex.torrents.fields import (
     clean_tags,
     clean_title,
 )
-from swarmdex.torrents.filetree import stored_files
+from swarmdex.torrents.parsing import ParsedTorrent, ParseLimits
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -90,6 +90,8 @@ DEFAULT_CATEGORIES: Final = (
 _HASH_RE: Final = re.compile(r"[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}")
 _SWARM_KEY_LENGTH: Final = 20
 _V2_LENGTH: Final = 32
+# File rows per INSERT: each costs the event loop ~1 ms of parameter processing.
+FILE_ROWS_PER_INSERT: Final = 500
 
 
 # --------------------------------------------------------------------------- categories
@@ -129,6 +131,7 @@ async def upload(
     tags: Iterable[str] = (),
     anonymous: bool = False,
     max_size: int,
+    limits: ParseLimits | None = None,
     repeat_infringer_notices: int = 0,
 ) -> Torrent:
     """Put a .torrent on the site; raise `UploadError` saying what is wrong otherwise.
@@ -138,8 +141,13 @@ async def upload(
     transaction. The returned torrent has its category, uploader and tags loaded (not its
     files: there may be 100,000).
 
-    Refused: a torrent taken down following a legal notice (even once its row is gone), and
-    any upload by someone with `repeat_infringer_notices` standing takedowns (0: no limit).
+    Refused: a torrent taken down following a legal notice (even once its row is gone), a
+    torrent a moderator hid, and any upload by someone with `repeat_infringer_notices`
+    standing takedowns (0: no limit).
+
+    The file is read in the parse worker's child process under `limits` (default: the
+    settings' defaults with `max_size`), never on the event loop; its file rows go in
+    `FILE_ROWS_PER_INSERT` at a time, so other requests are served in between.
     """
     if repeat_infringer_notices > 0:
         strikes = await takedowns.upheld_notices(session, uploader.id)
@@ -148,7 +156,7 @@ async def upload(
                 f"You can no longer upload: {strikes} legal notices against your torrents were "
                 f"upheld, and this site withdraws upload rights after {repeat_infringer_notices}."
             )
-    meta = _parse(data, max_size)
+    meta = await parsing.worker().parse(data, limits or parsing.default_limits(max_size))
     removed = await takedowns.taken_down(session, meta.info_hash_v1, meta.info_hash_v2)
     if removed is not None:
         raise UploadError(
@@ -163,7 +171,6 @@ async def upload(
     owner = await session.get(User, uploader.id)
     if owner is None:  # the account was deleted while its upload was being read
         raise UploadError("Your account no longer exists.")
-    rows = stored_files(meta)
     torrent = Torrent(
         info_hash_v1=meta.info_hash_v1,
         info_hash_v2=meta.info_hash_v2,
@@ -175,10 +182,10 @@ async def upload(
         uploader=owner,
         anonymous=anonymous,
         size=meta.total_size,
-        file_count=len(rows),
+        file_count=meta.file_count,
         piece_length=meta.piece_length,
         info_dict=meta.info_bytes,
-        original_trackers=_original_tiers(meta),
+        original_trackers=[list(tier) for tier in meta.trackers],
         tags=tag_rows,
     )
     session.add(torrent)
@@ -191,35 +198,26 @@ async def upload(
             "Another upload of this torrent or one of its tags happened at the same moment; "
             "please try again."
         ) from None
-    await _insert_files(session, torrent, rows)
-    await search_index.index_torrent(session, torrent)
+    await _insert_files(session, torrent, meta)
+    await search_index.index_torrent(session, torrent, file_tokens=meta.file_tokens)
     return torrent
 
 
-async def _insert_files(session: AsyncSession, torrent: Torrent, rows: list[tuple[str, int]]) -> None:
-    """One bulk INSERT: a torrent may list 100,000 files, far too many for ORM objects
-    (seconds instead of a fraction of one). `torrent.files` stays unloaded."""
-    if rows:
+async def _insert_files(session: AsyncSession, torrent: Torrent, meta: ParsedTorrent) -> None:
+    """Bulk INSERTs of `FILE_ROWS_PER_INSERT` rows: a torrent may list 100,000 files, far
+    too many for ORM objects, and one INSERT of them all would hold the event loop for the
+    whole of SQLAlchemy's parameter processing. `torrent.files` stays unloaded."""
+    position = 0
+    for batch in meta.rows(FILE_ROWS_PER_INSERT):
         await session.execute(
             insert(TorrentFile),
             [
-                {"torrent_id": torrent.id, "position": position, "path": path, "size": size}
-                for position, (path, size) in enumerate(rows)
+                {"torrent_id": torrent.id, "position": position + offset, "path": path,
+                 "size": size}
+                for offset, (path, size) in enumerate(batch)
             ],
         )
-
-
-def _parse(data: bytes, max_size: int) -> Metainfo:
-    if len(data) > max_size:
-        raise UploadTooLarge(
-            f"The file is {len(data):,} bytes; .torrent files may be at most {max_size:,} bytes."
-        )
-    if not data:
-        raise UploadError("The file is empty: choose a .torrent file.")
-    try:
-        return parse_torrent(data, max_size=max_size)
-    except MetainfoError as exc:
-        raise UploadError(f"This is not a usable torrent file: {exc}.") from None
+        position += len(batch)
 
 
 async def _category(session: AsyncSession, slug: str) -> Category:
@@ -244,14 +242,7 @@ async def _tags(session: AsyncSession, names: list[str]) -> list[Tag]:
     return [found[name] for name in names]
 
 
-def _original_tiers(meta: Metainfo) -> list[list[str]]:
-    """The uploaded file's trackers as BEP 12 tiers (a lone 'announce' is one tier)."""
-    if meta.announce_list:
-        return [list(tier) for tier in meta.announce_list]
-    return [[meta.announce]] if meta.announce else []
-
-
-async def _make_room(session: AsyncSession, meta: Metainfo) -> None:
+async def _make_room(session: AsyncSession, meta: ParsedTorrent) -> None:
     """Refuse a torrent already on the site; clear deleted rows that hold its hashes."""
     announced = _announced(meta.info_hash_v1, meta.info_hash_v2)
     rows = list(await session.scalars(select(Torrent).where(_announced_as(announced))))

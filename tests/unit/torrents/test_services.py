@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from swarmdex.db import transaction
 from swarmdex.db.models import Category, Role, Torrent, TorrentFile, User, swarm_key
 from swarmdex.search import services as search_index
 from swarmdex.torrents import services
+from swarmdex.torrents.parsing import ParsedTorrent
 from swarmdex.torrents.services import UploadError, UploadTooLarge
 
 from .support import TorrentFactory, add_user, async_test, count_rows, database
@@ -198,7 +200,7 @@ class Boom(Exception):
 async def test_a_failing_search_index_leaves_nothing(
     tmp_path: Path, make: TorrentFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(session: AsyncSession, torrent: Torrent) -> None:
+    async def broken(session: AsyncSession, torrent: Torrent, **_: object) -> None:
         raise Boom
 
     async with database(tmp_path) as sessions:
@@ -213,9 +215,15 @@ async def test_a_failing_search_index_leaves_nothing(
 async def test_a_failing_file_insert_leaves_nothing(
     tmp_path: Path, make: TorrentFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A file row the database refuses (NOT NULL size) fails the flush half-way.
-    real = services.stored_files
-    monkeypatch.setattr(services, "stored_files", lambda meta: [*real(meta), ("broken", None)])
+    # A file row the database refuses (NOT NULL size) fails the last of several INSERTs.
+    real = ParsedTorrent.rows
+
+    def with_broken_row(self: ParsedTorrent, chunk: int) -> Iterator[list[tuple[str, Any]]]:
+        yield from real(self, chunk)
+        yield [("broken", None)]
+
+    monkeypatch.setattr(ParsedTorrent, "rows", with_broken_row)
+    monkeypatch.setattr(services, "FILE_ROWS_PER_INSERT", 1)
     async with database(tmp_path) as sessions:
         alice = await add_user(sessions, "alice")
         with pytest.raises(IntegrityError):

@@ -20,6 +20,8 @@ from swarmdex.web.auth import ApiUser
 from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.torrents import (
+    TooManyUploads,
+    check_upload_rate,
     download_path,
     publish,
     swarm_counts,
@@ -124,6 +126,8 @@ _UPLOAD_BODY: Final[dict[str, Any]] = {
     responses={
         **error_responses(400, 401, 403, 413, 422),
         409: {"model": DuplicateOut, "description": "The torrent is already on the site"},
+        429: {"model": ErrorOut, "description": "Too many uploads from this account or "
+              "address in the last hour; `Retry-After` says when to try again"},
     },
 )
 async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) -> Any:
@@ -131,6 +135,7 @@ async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) 
     torrent as soon as this answers."""
     max_bytes = await site_config.upload_limit(ctx)
     try:
+        check_upload_rate(request, ctx, user)
         async with bounded_form(request, max_bytes) as form_request:
             form = await read_upload(await form_request.form(), max_bytes)
             torrent = await publish(ctx, user, form, max_bytes)
@@ -144,7 +149,10 @@ async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) 
                 ).model_dump(),
                 status_code=409,
             )
-        raise HTTPException(upload_status(error), error.message) from None
+        headers = (
+            {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyUploads) else None
+        )
+        raise HTTPException(upload_status(error), error.message, headers=headers) from None
     links = _links(ctx, torrent)
     response.headers["Location"] = links["url"]
     return TorrentCreated(**links)
