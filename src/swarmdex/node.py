@@ -130,6 +130,10 @@ class Node:
                 settings.new_swarms_burst,
                 60.0 * settings.new_swarms_burst / settings.new_swarms_per_minute,
             ),
+            min_interval=settings.min_interval if settings.min_interval_enforced else None,
+            new_peer_lists=Rate(settings.new_peer_lists_per_min_interval, settings.min_interval)
+            if settings.new_peer_lists_per_min_interval and settings.min_interval
+            else None,
         )
         self.allowlist_file: AllowlistFile | None = None
         # In listed mode the tracker serves the site's torrents (fed in process by the site)
@@ -150,7 +154,6 @@ class Node:
             min_interval=settings.min_interval,
             numwant_default=settings.numwant_default,
             numwant_max=settings.numwant_max,
-            peer_lists_per_min_interval=settings.peer_lists_per_min_interval,
         )
         self.tracker = Tracker(self.store, allowlist, policy)
         self.udp = UdpTrackerServer(

@@ -189,9 +189,15 @@ class Settings(BaseSettings):
         60, ge=1, description="New swarms one address may start per minute once its burst "
         "is spent; past it the announce is refused with a reason and can be retried.",
     )
-    peer_lists_per_min_interval: int = Field(
-        8, ge=0, description="Answers with peers one address (IPv6: one /64) gets from one "
-        "swarm per min_interval; announces beyond are recorded but get no peers. 0: no limit.",
+    min_interval_enforced: bool = Field(
+        True, description="A peer announcing again sooner than min_interval after its "
+        "previous announce is recorded (its events count) but gets no peers, so announcing "
+        "in a loop cannot harvest a swarm. false: every announce gets peers.",
+    )
+    new_peer_lists_per_min_interval: int = Field(
+        8, ge=0, description="Answers with peers that new peers from one address (IPv6: one "
+        "/64) get from one swarm per min_interval, so fresh ports cannot stand in for early "
+        "re-announces; beyond, new peers are recorded but get no peers. 0: no limit.",
     )
     # -- accounts and logins (accounts/, web/ratelimit.py) --
     password_checks_per_address_per_minute: int = Field(

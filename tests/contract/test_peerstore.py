@@ -673,6 +673,43 @@ def test_new_swarms_per_address_are_paced(make: MakeSyncStore) -> None:
         s.announce(info_hash(203), ip4(1), now=NOW + 22)
 
 
+def test_an_early_reannounce_counts_but_gets_no_peers(make: MakeSyncStore) -> None:
+    s = make(min_interval=300.0)
+    s.join(H, [ip4(n) for n in range(1, 21)])
+    me = ip4(100)
+    assert len(handed(s.announce(H, me, numwant=10, now=NOW))[0]) == 10
+    # Sooner than min_interval after its previous announce: recorded, no peers; and each
+    # early announce starts the wait again, so announcing in a loop never gets any.
+    for t in (NOW + 1, NOW + 200, NOW + 450):
+        assert s.announce(H, me, event=Event.NONE, numwant=10, now=t).peers4 == b""
+    done = s.announce(H, me, event=Event.COMPLETED, seeder=True, numwant=10, now=NOW + 460)
+    assert (counts(done), done.peers4) == ((1, 20, 1), b"")
+    again = s.announce(H, me, event=Event.NONE, seeder=True, numwant=10, now=NOW + 470)
+    assert (counts(again), again.peers4) == ((1, 20, 1), b"")
+    assert len(handed(s.announce(H, me, seeder=True, numwant=10, now=NOW + 770))[0]) == 10
+    # Stopping is honoured however early.
+    assert counts(s.announce(H, me, event=Event.STOPPED, now=NOW + 771)) == (0, 20, 1)
+    # Other peers have their own time.
+    assert len(handed(s.announce(H, ip4(1), numwant=10, now=NOW + 771))[0]) == 10
+
+
+def test_new_peers_of_one_address_get_peers_at_a_pace(make: MakeSyncStore) -> None:
+    s = make(new_peer_lists=Rate(2, 300.0))
+    s.join(H, [ip4(n) for n in range(1, 21)])  # each its own address: two lists each
+    s.join(H_FAR, [ip4(1)])
+    ports = [ip4(100, port) for port in range(7000, 7006)]
+    answers = [s.announce(H, peer, numwant=5) for peer in ports[:4]]
+    assert [len(a.peers4) // V4 for a in answers] == [5, 5, 0, 0]
+    assert s.counts(H) == (0, 24, 0), "peers answered without a list were not recorded"
+    # Leaving and coming back on a fresh port is no way round it.
+    s.announce(H, ports[0], event=Event.STOPPED)
+    assert s.announce(H, ports[4], numwant=5).peers4 == b""
+    # Other addresses and other swarms have a pace of their own; time refills it.
+    assert len(s.announce(H, ip4(200), numwant=5).peers4) == 5 * V4
+    assert len(s.announce(H_FAR, ports[5], numwant=5).peers4) == V4
+    assert len(s.announce(H, ports[0], numwant=5, now=NOW + 151).peers4) == 5 * V4
+
+
 def test_expiry_makes_room(make: MakeSyncStore) -> None:
     s = make(peer_ttl=60.0, max_peers=2, max_swarms=1)
     s.join(H, [ip4(1), ip4(2)], now=NOW)

@@ -138,7 +138,7 @@ def test_a_full_store_evicts_lone_swarms_instead_of_refusing_new_ones() -> None:
 def test_early_reannounces_do_not_harvest_peers() -> None:
     async def scenario() -> None:
         h = info_hash(1)
-        settings = make_settings(peer_lists_per_min_interval=2)
+        settings = make_settings(min_interval_enforced=True, new_peer_lists_per_min_interval=2)
         async with running(settings) as node, clients_at(node, PEER, ABUSER) as (peer, harvester):
             swarm = {port for port in range(30000, 30300)}
             for port in swarm:
@@ -150,7 +150,7 @@ def test_early_reannounces_do_not_harvest_peers() -> None:
                 harvested.update(port for _, port in split_peers(answer.peers, 6))
                 assert (answer.seeders, answer.leechers) == (0, 300 + min(n + 1, 4))
             assert len(harvested) <= 100
-            assert node.node.tracker.counters.paced == 38
+            assert node.node.store.paced == 38
             # Paced announces still count: completing and stopping are honoured.
             done = await harvester.announce_ok(h, port=40000, left=0, event=Event.COMPLETED)
             assert (done.seeders, done.leechers, done.peers) == (1, 303, b"")

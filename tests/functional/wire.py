@@ -62,10 +62,12 @@ def make_settings(**overrides: Any) -> Settings:
         "gc_interval": 3600.0,
         "tracker_mode": "open",  # most tests announce made-up hashes
         # Every test client shares one address, which the per-address limits would take for
-        # a single abuser: they are out of the way here, and set by the tests of them.
+        # a single abuser, and many tests re-announce at once: these limits are out of the
+        # way here, and set by the tests of them.
         "max_peers_per_address": 1_000_000,
         "new_swarms_burst": 1_000_000,
-        "peer_lists_per_min_interval": 0,
+        "min_interval_enforced": False,
+        "new_peer_lists_per_min_interval": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -38,6 +38,11 @@ Duties of every backend
       least useful swarms: those with at most one peer (or none, kept for their
       `downloaded` figure), the oldest first, never the swarm being announced to. It
       raises `StoreFull` only when it finds none to evict among those it looks at.
+   d. With `min_interval`, a known peer announcing again sooner than that after its
+      previous announce gets no peers; the announce still counts (events, seeder changes,
+      its refreshed time). With `new_peer_lists` (a `Rate`), peers new to a swarm get peers
+      at most that often per address bucket and swarm, so fresh ports of one address cannot
+      stand in for early re-announces.
 8. `now` is wall-clock seconds and may step back a little (clock adjustments): a store
    must stay consistent, at worst keeping a peer somewhat longer than `peer_ttl`.
 9. Announce order among returned peers is unspecified but should be random enough that

@@ -239,7 +239,8 @@ class MemoryPeerStore:
     the `downloaded` figure survives quiet periods. Right when the tracker serves a known
     list of torrents; in open mode it would let anyone pin memory, so there it is off.
 
-    `max_peers_per_address` and `new_swarms` are off when None (the settings turn them on).
+    `max_peers_per_address`, `new_swarms`, `min_interval` and `new_peer_lists` (duty 7)
+    are off when None; the settings turn them on.
     """
 
     def __init__(
@@ -251,6 +252,8 @@ class MemoryPeerStore:
         keep_dormant: bool = False,
         max_peers_per_address: int | None = None,
         new_swarms: Rate | None = None,
+        min_interval: float | None = None,
+        new_peer_lists: Rate | None = None,
         seed: int | None = None,
     ) -> None:
         self.peer_ttl = peer_ttl
@@ -259,6 +262,13 @@ class MemoryPeerStore:
         self.keep_dormant = keep_dormant
         self.max_peers_per_address = max_peers_per_address
         self._new_swarms = Pacer(new_swarms.burst, new_swarms.per) if new_swarms else None
+        # Whole seconds, compared with the ticks of meta words: an early re-announce costs
+        # one subtraction, nothing stored.
+        self._min_ticks = math.ceil(min_interval) if min_interval else 0
+        self._new_peer_lists = (
+            Pacer(new_peer_lists.burst, new_peer_lists.per) if new_peer_lists else None
+        )
+        self.paced = 0  # announces answered without peers (duty 7d)
         self._shards: list[dict[bytes, _Swarm]] = [{} for _ in range(_SHARDS)]
         self._order: deque[bytes] = deque()  # swarm keys, oldest first (see the module doc)
         self._limits = LimitLog(log, "peer store limits")
@@ -334,6 +344,10 @@ class MemoryPeerStore:
             word |= old & COUNTED
             if (old ^ word) & SEEDER:
                 swarm.seeders += 1 if word & SEEDER else -1
+            if numwant and (word >> 2) - (old >> 2) < self._min_ticks:
+                numwant = 0  # too soon after its previous announce: recorded, but no peers
+                self.paced += 1
+                self._limits.bump("announce answered without peers: sooner than min_interval")
         else:
             cap = self.max_peers_per_address
             if cap is not None and family.meta and family.bucket_count(peer, cap) >= cap:
@@ -347,6 +361,17 @@ class MemoryPeerStore:
             self._peers += 1
             if word & SEEDER:
                 swarm.seeders += 1
+            lists = self._new_peer_lists
+            if (
+                numwant
+                and family.meta
+                and lists is not None
+                and not lists.allow((peer[: family.blen], info_hash), now)
+            ):
+                # New ports of one address must not stand in for early re-announces.
+                numwant = 0
+                self.paced += 1
+                self._limits.bump("announce answered without peers: new peers from one address")
         if event == _COMPLETED and not word & COUNTED:
             word |= COUNTED
             swarm.downloaded += 1

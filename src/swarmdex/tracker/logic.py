@@ -7,22 +7,19 @@ peer store's answer into an `AnnounceResponse` for the wire encoders.
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from swarmdex.peerstore.base import PeerStore, StoreFull
-from swarmdex.peerstore.pacing import LimitLog, Pacer, address_bucket
-from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, Event, SwarmCounts
+from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.hooks import Allowlist, TakenDown
 
 UNREGISTERED = "unregistered torrent: this tracker serves only torrents listed on its site"
 FULL = StoreFull.reason
 TAKEN_DOWN = "this torrent was removed following a legal notice"
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +33,6 @@ class TrackerPolicy:
     min_interval: int = 300
     numwant_default: int = 50
     numwant_max: int = 200
-    # Answers with peers that one address (IPv6: its /64) gets from one swarm per
-    # `min_interval`; announces past that are recorded and counted but get no peers, so
-    # announcing in a loop cannot harvest a swarm's peer list. 0: no limit.
-    peer_lists_per_min_interval: int = 8
 
 
 @dataclass(slots=True)
@@ -49,7 +42,6 @@ class Counters:
     announces: int = 0
     scrapes: int = 0
     refused: int = 0
-    paced: int = 0  # announces answered without peers: the address asked too often
 
 
 class Tracker:
@@ -75,13 +67,6 @@ class Tracker:
         # While set, every announce and scrape is refused with it as the `failure reason`
         # (the site's closed mode: swarmdex.sitemode.services.closed_reason).
         self.closed: str | None = None
-        policy = self.policy
-        self._peer_lists = (
-            Pacer(policy.peer_lists_per_min_interval, policy.min_interval)
-            if policy.peer_lists_per_min_interval > 0 and policy.min_interval > 0
-            else None
-        )
-        self._limits = LimitLog(log, "tracker limits")
 
     async def announce(
         self, req: AnnounceRequest, source_ip: bytes, *, max_peers: int, other_family: bool
@@ -107,18 +92,6 @@ class Tracker:
             numwant = policy.numwant_max
         if numwant > max_peers:
             numwant = max_peers
-        now = self.clock()
-        pacer = self._peer_lists
-        if (
-            pacer is not None
-            and numwant > 0
-            and req.event != Event.STOPPED
-            and not pacer.allow((address_bucket(source_ip), key), now)
-        ):
-            # Still recorded below (a stop or completion must count), just no peers.
-            numwant = 0
-            self.counters.paced += 1
-            self._limits.bump("announce answered without peers: peer lists asked too often")
         try:
             reply = await self.store.announce(
                 key,
@@ -127,7 +100,7 @@ class Tracker:
                 seeder=req.left == 0,
                 numwant=numwant,
                 other_family=other_family,
-                now=now,
+                now=self.clock(),
             )
         except StoreFull as exc:
             self.counters.refused += 1

@@ -207,27 +207,6 @@ def test_silent_peers_expire_on_the_tracker_clock() -> None:
     assert now(tracker.scrape([H1])) == [SwarmCounts(0, 1, 0)]
 
 
-def test_early_reannounces_are_recorded_without_peers() -> None:
-    clock = Clock()
-    tracker = make(TrackerPolicy(min_interval=300, peer_lists_per_min_interval=2), clock=clock)
-    fill(tracker, 100)
-    lists = [announce(tracker, request(port=7000 + n % 3, numwant=10)) for n in range(6)]
-    assert [len(peers(a.peers4)) for a in lists] == [10, 10, 0, 0, 0, 0]
-    assert [a.incomplete for a in lists] == [101, 102, 103, 103, 103, 103]
-    assert tracker.counters.paced == 4
-    # Events still count while paced.
-    done = announce(tracker, request(port=7000, left=0, event=Event.COMPLETED, numwant=10))
-    assert (done.complete, done.downloaded, done.peers4) == (1, 1, b"")
-    gone = announce(tracker, request(port=7001, event=Event.STOPPED))
-    assert gone.incomplete == 101
-    # Another swarm, or another address, has its own pace; time refills it.
-    fill(tracker, 20, H2)
-    assert len(peers(announce(tracker, request(H2, numwant=10)).peers4)) == 10
-    assert len(peers(announce(tracker, request(numwant=10), IP6).peers4)) == 10
-    clock.t += 150
-    assert len(peers(announce(tracker, request(port=7000, numwant=10)).peers4)) == 10
-
-
 def test_store_limits_are_refused_with_their_own_reason() -> None:
     tracker = make(max_peers_per_address=1)
     announce(tracker, request(port=1))
