@@ -47,13 +47,14 @@ def deep_listing(files: int, depth: int, *, name: str = "deep", seed: bytes = b"
     return encode({b"info": info})
 
 
-def junk_key(megabytes: float, *, name: str = "junk", seed: bytes = b"") -> bytes:
-    """A valid small torrent with `megabytes` MB of tiny list items under an unknown
-    top-level key (ignored by clients, yet every item must be decoded)."""
-    items = int(megabytes * 1_000_000) // 3
+def junk_key(megabytes: float, *, name: str = "junk", seed: bytes = b"", item: bytes = b"i1e") -> bytes:
+    """A valid small torrent with `megabytes` MB of tiny list items (`item`, e.g. b"le" for
+    the costliest per byte) under an unknown top-level key: ignored by clients, yet every
+    item must be decoded."""
+    items = int(megabytes * 1_000_000) // len(item)
     top = small_torrent(name, seed=seed)
     head = encode(top)[:-1]  # without the closing "e": the junk key sorts after "info"
-    return head + b"6:x-junkl" + b"i1e" * items + b"ee"
+    return head + b"6:x-junkl" + item * items + b"ee"
 
 
 def unterminated_integer(megabytes: float) -> bytes:
