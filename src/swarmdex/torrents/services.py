@@ -12,10 +12,11 @@ truncated to 20 bytes (40 hex, what v2 clients announce); all three find it. Its
 name (`info_hash`, used in URLs and the API) is its swarm key: the v1 hash, or the
 truncated v2 hash for a v2-only torrent.
 
-Duplicates: only torrents that are on the site (not deleted) block an upload. Uploading a
-deleted torrent again replaces the deleted row (its files, tags and comments go with it):
-the hashes are unique columns, and the new upload is a new listing with its own title,
-description and uploader, not the old one brought back.
+Duplicates: torrents that are on the site (not deleted) block an upload, and so do torrents
+a moderator hid (until they are unhidden or deleted): nothing of a hidden torrent is
+touched by an upload. Uploading a deleted torrent again replaces the deleted row (its
+files, tags and comments go with it): the hashes are unique columns, and the new upload is
+a new listing with its own title, description and uploader, not the old one brought back.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from swarmdex.accounts.services import has_role
 from swarmdex.audit import services as audit
+from swarmdex.audit.models import AuditEntry
 from swarmdex.bittorrent.bencode import encode
 from swarmdex.bittorrent.magnet import make_magnet
 from swarmdex.db.models import (
@@ -69,6 +71,7 @@ __all__ = [
     "files",
     "find",
     "info_hash",
+    "is_hidden",
     "listed_hashes",
     "magnet",
     "parse_hash",
@@ -253,10 +256,36 @@ async def _make_room(session: AsyncSession, meta: ParsedTorrent) -> None:
         raise UploadError(
             f"This torrent is already on the site as “{live[0].title}”.", existing=live[0]
         )
+    for row in rows:
+        if await is_hidden(session, row):
+            # A moderator's hide must hold: uploading the file again would otherwise
+            # replace the hidden row, its comments and the moderators' case with it.
+            raise UploadError(
+                "This torrent was hidden by the site's moderators and cannot be uploaded "
+                "again while they look into it."
+            )
     if rows:
         for row in rows:
             await search_index.remove(session, row.id)
         await session.execute(delete_rows(Torrent).where(Torrent.id.in_([row.id for row in rows])))
+
+
+async def is_hidden(session: AsyncSession, torrent: Torrent) -> bool:
+    """Whether the torrent is off the site because a moderator hid it (and nothing since,
+    like a deletion, made that final). The audit log is where hiding is recorded."""
+    if torrent.deleted_at is None:
+        return False
+    latest = await session.scalar(
+        select(AuditEntry.action)
+        .where(
+            AuditEntry.target_type == "torrent",
+            AuditEntry.target_id == info_hash(torrent),
+            AuditEntry.action.in_(("torrent.hide", "torrent.unhide", "torrent.delete")),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    return latest == "torrent.hide"
 
 
 def _announced(v1: bytes | None, v2: bytes | None) -> list[bytes]:
