@@ -291,7 +291,7 @@ async def test_refused_category_changes_say_why(tmp_path: Path) -> None:
         assert answer.status_code == 400 and "named “LINUX” already" in answer.text
         answer = await post_form(admin, "/admin/categories/999999/delete")
         assert answer.status_code == 400 and "does not exist" in answer.text
-        assert (await post_form(admin, "/admin/categories/0/delete")).status_code == 400
+        assert (await post_form(admin, "/admin/categories/0/delete")).status_code == 404
         assert await listing(site) == [("linux", "Linux"), ("bsd", "Bsd")]
 
 
