@@ -289,7 +289,8 @@ class Campaign:
                 email="legal@example.org", work="A film", torrents=f"/t/{target}",
                 good_faith="1", accurate="1", signature="Rights Holder"))
         if answer.status_code == 303:
-            found = re.fullmatch(r"/notice/(\d+)/received", answer.headers["location"])
+            # The receipt: /notice/ID/received, then a secret of its own where it has one.
+            found = re.fullmatch(r"/notice/(\d+)/received(?:/[^/]+)?", answer.headers["location"])
             assert found, answer.headers["location"]
             notice_id = int(found.group(1))
             def record() -> None:
