@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swarmdex.db import transaction
 from swarmdex.torrents import services as torrents
-from tests.unit.torrents.support import TorrentFactory
 
+from .content import listed_torrent
 from .helpers import async_test, post_form, running_site
 
 TITLE = "Example Film 2024 1080p"
@@ -17,15 +16,8 @@ TITLE = "Example Film 2024 1080p"
 @async_test
 async def test_only_the_sender_can_open_a_notice_receipt(tmp_path: Path) -> None:
     async with running_site(tmp_path) as site:
-        async with transaction(site.ctx.db) as session:
-            await torrents.ensure_default_categories(session)
         uploader = await site.create_user("uploader")
-        make = TorrentFactory(tmp_path / "torrents")
-        async with transaction(site.ctx.db) as session:
-            torrent = await torrents.upload(session, data=make(), uploader=uploader,
-                                            category_slug="linux", title=TITLE,
-                                            max_size=1 << 20)
-            key = torrents.info_hash(torrent)
+        key = torrents.info_hash(await listed_torrent(site, tmp_path, uploader, TITLE))
         sender = site.client("192.0.2.10")
         filed = await post_form(
             sender, "/notice", claimant_name="Ada Claimant", organisation="", email="ada@example.org",

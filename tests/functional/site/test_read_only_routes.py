@@ -14,8 +14,8 @@ from swarmdex.db import transaction
 from swarmdex.db.models import Role
 from swarmdex.torrents import services as torrents
 from swarmdex.web.sitemode import Writes
-from tests.unit.torrents.support import TorrentFactory
 
+from .content import listed_torrent
 from .helpers import Site, async_test, post_form, running_site
 from .routes import Route, app_routes, dependency_calls
 
@@ -69,14 +69,9 @@ async def test_every_changing_route_is_closed_or_listed_as_open_while_read_only(
 
 async def _prepared(site: Site, tmp_path: Path) -> tuple[int, str]:
     """A torrent with one comment by alice; the comment's id and the torrent's hash."""
-    async with transaction(site.ctx.db) as session:
-        await torrents.ensure_default_categories(session)
     alice = await site.create_user("alice")
-    make = TorrentFactory(tmp_path / "torrents")
+    torrent = await listed_torrent(site, tmp_path, alice, "A torrent")
     async with transaction(site.ctx.db) as session:
-        torrent = await torrents.upload(session, data=make(), uploader=alice,
-                                        category_slug="linux", title="A torrent",
-                                        max_size=1 << 20)
         comment = await comments.add(session, torrent=torrent, author=alice, body="first words")
     return comment.id, torrents.info_hash(torrent)
 
