@@ -238,6 +238,12 @@ class Campaign:
         elif answer.status_code != 429:
             state.errors.append(f"upload answered {answer.status_code}: {answer.text[:200]}")
 
+    def went_down(self, v1: str) -> bool:
+        """True if an accept, answered or not, may have taken `v1` down meanwhile: then a
+        refused comment or notice about it is what the site should answer."""
+        with self.lock:
+            return v1 in self.taken_down
+
     def live_torrent(self, rng: random.Random) -> str | None:
         with self.lock:
             choices = sorted(set(self.acked.torrents) - self.taken_down)
@@ -259,8 +265,8 @@ class Campaign:
         if answer.status_code == 303:
             self.ack(state, "comment", lambda: self.acked.comments.__setitem__(text, name))
             return True
-        # 404: the torrent was taken down meanwhile by another worker's decision.
-        if answer.status_code not in (404, 429):
+        gone = answer.status_code in (404, 451) and self.went_down(target)
+        if answer.status_code != 429 and not gone:
             state.errors.append(f"comment answered {answer.status_code}")
         return False
 
@@ -297,7 +303,7 @@ class Campaign:
                 self.acked.notices[notice_id] = "pending"
                 self.notice_targets[notice_id] = target
             self.ack(state, "notice", record)
-        elif answer.status_code != 429:
+        elif answer.status_code != 429 and not self.went_down(target):
             state.errors.append(f"notice answered {answer.status_code}")
 
     def decision(self, state: Round, worker: Worker, rng: random.Random) -> None:
