@@ -7,8 +7,9 @@ then once every `per / burst` seconds; refused attempts cost nothing, so waiting
 The tracker paces keys an attacker can mint in any number (address buckets, address and swarm
 pairs), so the table cannot grow with them: it is a fixed array of slots indexed by the key's
 hash. Python salts `hash()` of bytes per process, so nobody outside can aim at a given slot.
-Two keys that share a slot share one bucket: at worst a client is paced a little early
-because a neighbour is busy, which costs it peers for one answer, never its place in a swarm.
+Two keys that share a slot share one bucket: at worst a client is paced early because a
+neighbour is busy, which costs it the peers of one answer or a retry of one new torrent,
+never its place in a swarm.
 A slot whose time has passed reads as a full bucket, so nothing ever needs cleaning.
 """
 
