@@ -128,8 +128,11 @@ class Campaign:
 
     def serve(self) -> Serve:
         """`swarmdex serve` started; entering it (or `wait_ready`) waits until it is ready."""
+        # Accepted notices pile up against the workers' uploads; the repeat-infringer rule
+        # would soon take their upload rights, so it is off for the campaign.
         return Serve(self.data_dir, "--port", "0", "--udp-port", "0",
-                     env={"SWARMDEX_DONATIONS_WEBHOOK_SECRET": WEBHOOK_SECRET})
+                     env={"SWARMDEX_DONATIONS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                          "SWARMDEX_REPEAT_INFRINGER_NOTICES": "0"})
 
     def client(self, site: RunningSite, cookies: httpx.Cookies | None = None) -> httpx.Client:
         return httpx.Client(base_url=site.base_url, timeout=TIMEOUT, trust_env=False,
