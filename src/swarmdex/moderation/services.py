@@ -296,19 +296,7 @@ async def _torrent(session: AsyncSession, torrent_id: int) -> Torrent | None:
 async def _is_hidden(session: AsyncSession, torrent: Torrent) -> bool:
     """Whether the torrent is off the site because a moderator hid it (and nothing since,
     like a deletion, made that final)."""
-    if torrent.deleted_at is None:
-        return False
-    latest = await session.scalar(
-        select(AuditEntry.action)
-        .where(
-            AuditEntry.target_type == "torrent",
-            AuditEntry.target_id == torrents.info_hash(torrent),
-            AuditEntry.action.in_(("torrent.hide", "torrent.unhide", "torrent.delete")),
-        )
-        .order_by(AuditEntry.id.desc())
-        .limit(1)
-    )
-    return latest == "torrent.hide"
+    return await torrents.is_hidden(session, torrent)
 
 
 async def hidden_torrents(session: AsyncSession, *, limit: int = QUEUE_SIZE) -> list[Torrent]:

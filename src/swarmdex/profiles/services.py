@@ -30,6 +30,7 @@ from typing import Final
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from swarmdex import deceptive
 from swarmdex.accounts.services import has_role
 from swarmdex.comments.models import Comment
 from swarmdex.db.models import DISPLAY_NAME_LENGTH, EMAIL_LENGTH, Role, Torrent, User
@@ -58,9 +59,6 @@ DISPLAY_NAME_MAX: Final = DISPLAY_NAME_LENGTH
 BIO_MAX: Final = 5_000
 EMAIL_MAX: Final = EMAIL_LENGTH
 
-# Bidirectional overrides and isolates: they make text read differently from what it is
-# ("gpj.exe" shown as "exe.jpg"). Other format characters (joiners in emoji) are fine.
-_BIDI: Final = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 # Control characters other than tab and newlines, as comments refuse them.
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 # Light on purpose: one @, something on both sides, a dot in the domain, no spaces. Whether
@@ -209,8 +207,9 @@ def clean_display_name(text: str) -> str:
         )
     if _CONTROL.search(name):
         raise ValueError("The display name contains control characters.")
-    if any(c in _BIDI for c in name):
-        raise ValueError("The display name contains characters that change the direction of text.")
+    # Names that read differently from what they are ("gpj.exe" shown as "exe.jpg").
+    if (found := deceptive.problem(name)) is not None:
+        raise ValueError(f"The display name contains {found}.")
     return name
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer, joinedload
 
+from swarmdex import deceptive
 from swarmdex.db.models import Category, Tag, Torrent, TorrentFile, torrent_tags
 from swarmdex.search.backend import MAX_RESULTS, BadQuery, Document, SearchBackend
 from swarmdex.search.fallback import LikeBackend
@@ -231,4 +232,6 @@ async def _result(session: AsyncSession, torrent: Torrent, query: Query, in_file
         .limit(_FILES_SCANNED)
     )
     path = next((p for p in paths if matches(p, query)), None)
-    return SearchResult(torrent, title, snippet(path, query) if path is not None else None)
+    # A path is the torrent's own text: shown with its direction marks written out.
+    shown = snippet(deceptive.visible(path), query) if path is not None else None
+    return SearchResult(torrent, title, shown)

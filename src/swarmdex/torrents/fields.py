@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
+from swarmdex import deceptive
 from swarmdex.db.models import Torrent, fold_name
 
 __all__ = [
@@ -55,13 +56,19 @@ class UploadTooLarge(UploadError):
 
 
 def clean_title(title: str | None, default: str) -> str:
-    """The title to show: `title` trimmed, or the torrent's own name when left empty."""
+    """The title to show: `title` trimmed, or the torrent's own name when left empty.
+
+    A typed title may not hold characters that reorder or hide text; the torrent's name
+    cannot be changed (the info hash covers it), so as a title it shows them spelled out.
+    """
     text = _BLANKS_RE.sub(" ", title or "").strip()
     if not text:
         # The torrent's name is already validated; only its length may not fit.
-        return default[:TITLE_MAX_CHARS]
+        return deceptive.visible(default)[:TITLE_MAX_CHARS]
     if _CONTROL_RE.search(text):
         raise UploadError("The title contains control characters.")
+    if (found := deceptive.problem(text)) is not None:
+        raise UploadError(f"The title contains {found}.")
     if len(text) > TITLE_MAX_CHARS:
         raise UploadError(f"The title is {len(text)} characters long; at most {TITLE_MAX_CHARS} fit.")
     return text

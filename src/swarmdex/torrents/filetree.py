@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from swarmdex import deceptive
 from swarmdex.bittorrent.bencode import decode
 from swarmdex.bittorrent.metainfo import Metainfo
 
@@ -63,11 +64,15 @@ class Entry:
 
 
 def build_tree(root_name: str, files: Iterable[tuple[str, int]], *, single: bool) -> Entry:
-    """The display tree of `files` (stored paths and sizes) under `root_name`."""
+    """The display tree of `files` (stored paths and sizes) under `root_name`.
+
+    Names are shown as `deceptive.visible` writes them: a file called "invoice<U+202E>fdp.exe"
+    must not read as "invoiceexe.pdf".
+    """
     if single:
         (path, size), *_ = files
-        return Entry(name=path, size=size, file_count=1)
-    root = Entry(name=root_name, children=[])
+        return Entry(name=deceptive.visible(path), size=size, file_count=1)
+    root = Entry(name=deceptive.visible(root_name), children=[])
     for path, size in files:
         _add(root, path.split("/"), size)
     return root
@@ -81,7 +86,7 @@ def _add(root: Entry, parts: list[str], size: int) -> None:
         child = node._index.get(part)
         if child is None:
             is_file = depth == len(parts) - 1
-            child = Entry(name=part, children=None if is_file else [])
+            child = Entry(name=deceptive.visible(part), children=None if is_file else [])
             node._index[part] = child
             assert node.children is not None
             node.children.append(child)

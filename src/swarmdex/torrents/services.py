@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
+from swarmdex import deceptive
 from swarmdex.accounts.services import has_role
 from swarmdex.audit import services as audit
 from swarmdex.audit.models import AuditEntry
@@ -431,7 +432,7 @@ def magnet(torrent: Torrent, announce_urls: Sequence[str]) -> str:
     return make_magnet(
         v1=torrent.info_hash_v1,
         v2=torrent.info_hash_v2,
-        name=torrent.name,
+        name=deceptive.visible(torrent.name),  # dn is only shown: written out as on the site
         trackers=[url for tier in tracker_tiers(torrent, announce_urls) for url in tier],
         size=torrent.size,
     )

@@ -11,8 +11,8 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -54,7 +54,10 @@ class Site:
         )
 
 
-def _start(data_dir: Path, accounts: tuple[str, ...], env: dict[str, str]) -> Site:
+@contextmanager
+def _running(tmp: pytest.TempPathFactory, accounts: tuple[str, ...], env: dict[str, str]) -> Iterator[Site]:
+    """`swarmdex serve` on a new data dir with `env`, an API token for each of `accounts`."""
+    data_dir = tmp.mktemp("upload") / "data"
     password = data_dir.parent / "password"
     password.write_text("a long enough password\n")
     tokens = {}
@@ -65,24 +68,20 @@ def _start(data_dir: Path, accounts: tuple[str, ...], env: dict[str, str]) -> Si
         token = swarmdex("token", "create", name, "--data-dir", str(data_dir), timeout=60)
         assert token.returncode == 0, token.stderr
         tokens[name] = token.stdout.strip().splitlines()[-1]
-    server = Serve(data_dir, "--port", "0", "--udp-port", "0", "--tracker-mode", "open", env=env)
-    server.__enter__()
-    return Site(server, tokens)
+    with Serve(data_dir, "--port", "0", "--udp-port", "0", "--tracker-mode", "open",
+               env=env) as server:
+        yield Site(server, tokens)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A server whose parse budget the junk file overruns; uploads are not rate-limited here."""
-    data_dir = tmp_path_factory.mktemp("upload-abuse") / "data"
-    running = _start(data_dir, ("uploader",), {
+    """A server whose parse budget the junk files overrun; uploads are not rate-limited here."""
+    with _running(tmp_path_factory, ("uploader",), {
         "SWARMDEX_UPLOAD_PARSE_CPU_SECONDS": str(CPU_BUDGET),
         "SWARMDEX_UPLOADS_PER_ACCOUNT_PER_HOUR": "1000",
         "SWARMDEX_UPLOADS_PER_ADDRESS_PER_HOUR": "1000",
-    })
-    try:
+    }) as running:
         yield running
-    finally:
-        running.server.kill()
 
 
 def small(name: str) -> bytes:
@@ -193,15 +192,11 @@ def _post(site: Site, data: bytes, sent: threading.Event) -> int:
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data_dir = tmp_path_factory.mktemp("upload-rate") / "data"
-    running = _start(data_dir, ("first", "second"), {
+    with _running(tmp_path_factory, ("first", "second"), {
         "SWARMDEX_UPLOADS_PER_ACCOUNT_PER_HOUR": "2",
         "SWARMDEX_UPLOADS_PER_ADDRESS_PER_HOUR": "3",
-    })
-    try:
+    }) as running:
         yield running
-    finally:
-        running.server.kill()
 
 
 def test_uploads_past_the_hourly_allowances_are_answered_429(limited: Site) -> None:

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from swarmdex import deceptive
 from swarmdex.comments import services as comment_services
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import Torrent, User
@@ -217,7 +218,7 @@ async def download(info_hash: str, ctx: Ctx) -> Response:
     return Response(
         services.download_bytes(torrent, ctx.announce_urls),
         media_type=TORRENT_TYPE,
-        headers={"Content-Disposition": content_disposition(torrent.name)},
+        headers={"Content-Disposition": content_disposition(deceptive.visible(torrent.name))},
     )
 
 
@@ -255,6 +256,7 @@ async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> 
         "torrents/detail.html",
         torrent=torrent,
         info_hash=canonical,
+        shown_name=deceptive.visible(torrent.name),
         tree=tree,
         files_shown=len(listed),
         counts=await swarm_counts(ctx, torrent),
