@@ -35,10 +35,17 @@ from pathlib import Path
 
 import httpx
 
+from swarmdex.protocol import udp as udp_wire
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.support: the server runner and the crafted files
 
-from tests.functional.wire import HttpClient, UdpClient, announce_target  # noqa: E402
+from tests.functional.wire import (  # noqa: E402
+    HttpClient,
+    UdpClient,
+    announce_request,
+    announce_target,
+)
 from tests.support import crafted  # noqa: E402
 from tests.support.serve import Serve, swarmdex  # noqa: E402
 
@@ -78,7 +85,10 @@ async def _probe_udp(server: tuple[str, int], phases: list[Phase], stop: asyncio
             started = time.perf_counter()
             if client.connection_id is None or port % 500 == 0:
                 await client.connect()
-            await client.announce(HASH, port=port)
+            assert client.connection_id is not None
+            request = announce_request(HASH, port=port, key=port)
+            client.send(udp_wire.client_announce(client.connection_id, client.next_txid(), request))
+            await client.receive(timeout=UPLOAD_TIMEOUT)  # a stall is measured, not fatal
             phases[-1].udp.append(time.perf_counter() - started)
             port = 20000 + (port + 1) % 20000
             await asyncio.sleep(max(0.0, INTERVAL - (time.perf_counter() - started)))
@@ -92,7 +102,8 @@ async def _probe_http(server: tuple[str, int], phases: list[Phase], stop: asynci
     try:
         while not stop.is_set():
             started = time.perf_counter()
-            response = await client.get(announce_target(HASH, port=port))
+            await client.send(HttpClient.request("GET", announce_target(HASH, port=port)))
+            response = await client.read_response(timeout=UPLOAD_TIMEOUT)
             assert response.status == 200, response
             phases[-1].http.append(time.perf_counter() - started)
             port = 40000 + (port + 1) % 20000

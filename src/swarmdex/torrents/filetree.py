@@ -16,7 +16,14 @@ from swarmdex import deceptive
 from swarmdex.bittorrent.bencode import decode
 from swarmdex.bittorrent.metainfo import Metainfo
 
-__all__ = ["Entry", "build_tree", "is_single_file", "stored_files"]
+__all__ = [
+    "SINGLE_FILE_CHECK_BYTES",
+    "Entry",
+    "build_tree",
+    "is_single_file",
+    "shown_as_single_file",
+    "stored_files",
+]
 
 
 def stored_files(meta: Metainfo) -> list[tuple[str, int]]:
@@ -27,6 +34,21 @@ def stored_files(meta: Metainfo) -> list[tuple[str, int]]:
     if len(real) == 1 and len(real[0].path) == 1:
         return [(real[0].path[0], real[0].size)]
     return [("/".join(entry.path[1:]), entry.size) for entry in real]
+
+
+# Info dictionaries up to this size are decoded to tell a single file from a folder holding
+# one file of the same name (a few milliseconds at most); a larger one could take seconds
+# on the event loop (megabytes of junk under a key no client reads), so there the stored
+# path decides, which misreads only that rare folder.
+SINGLE_FILE_CHECK_BYTES = 64 * 1024
+
+
+def shown_as_single_file(info_dict: bytes, name: str, path: str) -> bool:
+    """Whether a torrent of one stored file, `path`, is shown as a file rather than as
+    its folder `name` holding it."""
+    if len(info_dict) <= SINGLE_FILE_CHECK_BYTES:
+        return is_single_file(info_dict)
+    return path == name
 
 
 def is_single_file(info_dict: bytes) -> bool:

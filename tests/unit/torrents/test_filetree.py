@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from swarmdex.bittorrent.metainfo import parse_torrent
-from swarmdex.torrents.filetree import build_tree, is_single_file, stored_files
+from swarmdex.torrents.filetree import (
+    SINGLE_FILE_CHECK_BYTES,
+    build_tree,
+    is_single_file,
+    shown_as_single_file,
+    stored_files,
+)
 
 from .support import TorrentFactory
 
@@ -60,3 +66,14 @@ def test_the_tree_sums_directories() -> None:
 def test_a_single_file_tree_is_the_file() -> None:
     root = build_tree("ignored", [("disk.img", 7)], single=True)
     assert (root.name, root.size, root.is_dir) == ("disk.img", 7, False)
+
+
+def test_a_large_info_dictionary_is_not_decoded_for_the_detail_page(make: TorrentFactory) -> None:
+    # Past the bound the stored path decides, so megabytes under an unread key cost nothing
+    # (this one would not even decode: reading it would raise).
+    huge = b"d" + b"x" * (SINGLE_FILE_CHECK_BYTES + 1)
+    assert shown_as_single_file(huge, "disk.img", "disk.img")
+    assert not shown_as_single_file(huge, "dir", "only.txt")
+    # Within it, the info dictionary decides, as for a folder holding one same-named file.
+    meta = parse_torrent(make({"same/same": 5_000}, "v1"))
+    assert not shown_as_single_file(meta.info_bytes, "same", "same")

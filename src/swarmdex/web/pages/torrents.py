@@ -26,7 +26,7 @@ from swarmdex.sitecfg import services as site_config
 from swarmdex.takedowns import services as takedowns
 from swarmdex.torrents import services
 from swarmdex.torrents.fields import UploadError, UploadTooLarge
-from swarmdex.torrents.filetree import build_tree, is_single_file
+from swarmdex.torrents.filetree import build_tree, shown_as_single_file
 from swarmdex.torrents.forms import UploadForm, bounded_form, read_upload
 from swarmdex.torrents.parsing import parse_limits
 from swarmdex.web.auth import Viewer
@@ -249,7 +249,8 @@ async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> 
             return RedirectResponse(f"/t/{canonical}", status_code=301)
         listed = await services.files(session, torrent, FILES_SHOWN)
         comments = await comment_services.for_torrent(session, torrent.id)
-    single = torrent.file_count == 1 and is_single_file(torrent.info_dict)
+    single = len(listed) == 1 and torrent.file_count == 1 and shown_as_single_file(
+        torrent.info_dict, torrent.name, listed[0].path)
     tree = build_tree(torrent.name, ((f.path, f.size) for f in listed), single=single)
     return render(
         request,
