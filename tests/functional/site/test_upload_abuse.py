@@ -206,7 +206,7 @@ def test_uploads_past_the_hourly_allowances_are_answered_429(limited: Site) -> N
     assert refused.status_code == 429, refused.text
     assert 0 < int(refused.headers["retry-after"]) <= 3600
     assert refused.json()["detail"].startswith(
-        "There were 2 uploads from this account in the last hour, the most this site accepts;"
+        "This site accepts 2 uploads an hour from this account; please wait "
     )
     # Another account from the same address: its first upload is the address's third (the
     # refused one did not count against the address), its second is one too many.
@@ -214,6 +214,6 @@ def test_uploads_past_the_hourly_allowances_are_answered_429(limited: Site) -> N
     by_address = limited.upload(small("second-1"), "second")
     assert by_address.status_code == 429, by_address.text
     assert by_address.json()["detail"].startswith(
-        "There were 3 uploads from your connection in the last hour"
+        "This site accepts 3 uploads an hour from your connection; please wait "
     )
     assert any("hourly allowance of 3 uploads per address" in line for line in limited.server.lines)

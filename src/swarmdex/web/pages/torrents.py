@@ -109,9 +109,9 @@ def check_upload_rate(request: Request, ctx: SiteContext, user: User) -> None:
                      rate.count, name.removeprefix("upload-"))
             minutes = math.ceil(seconds / 60)
             raise TooManyUploads(
-                f"There were {rate.count} uploads from {who} in the last hour, the most this "
-                f"site accepts; please wait {minutes} minute{'s' if minutes != 1 else ''} and "
-                "try again.",
+                f"This site accepts {rate.count} upload{'s' if rate.count != 1 else ''} an "
+                f"hour from {who}; please wait {minutes} minute{'s' if minutes != 1 else ''} "
+                "and try again.",
                 retry_after=seconds,
             )
 
@@ -158,11 +158,12 @@ async def upload(request: Request, ctx: Ctx, user: Member) -> Response:
     max_bytes = await site_config.upload_limit(ctx)
     values: dict[str, str] = {}
     try:
-        check_upload_rate(request, ctx, user)
         async with bounded_form(request, max_bytes) as form_request:
             await require_csrf(form_request)
             form = await form_request.form()
             values = _text_values(form)
+            # Counted once the form is read, so that a refusal shows the form filled in.
+            check_upload_rate(request, ctx, user)
             torrent = await publish(ctx, user, await read_upload(form, max_bytes), max_bytes)
     except UploadError as error:
         page = await _upload_form(
