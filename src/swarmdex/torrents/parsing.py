@@ -23,14 +23,15 @@ index's text for the files, tokenized here rather than on the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 from array import array
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from multiprocessing.connection import Connection
@@ -228,21 +229,45 @@ class ParseWorker:
     """The child process and the one thread that talks to it.
 
     The thread blocks on the pipe (releasing the GIL), so the event loop only awaits a
-    future. Requests queue in the thread's executor: one parse at a time.
+    future. Uploads queue for the thread: one parse at a time. The thread is a daemon, so a
+    server stopping mid-parse does not wait for it.
     """
 
     def __init__(self) -> None:
         self._context = multiprocessing.get_context(_START_METHOD)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="swarmdex-parse")
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the child: held by the thread for a whole exchange
+        self._starting = threading.Lock()  # the thread: taken on the event loop, never held long
 
     async def parse(self, data: bytes, limits: ParseLimits) -> ParsedTorrent:
         """`parse_upload(data, limits)`, done in the child; raises `UploadError`."""
         check_size(data, limits)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._exchange, data, limits)
+        future: asyncio.Future[ParsedTorrent] = loop.create_future()
+        with self._starting:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve_jobs, name="swarmdex-parse",
+                                                daemon=True)
+                self._thread.start()
+        self._jobs.put((data, limits, loop, future))
+        return await future
+
+    def _serve_jobs(self) -> None:
+        while True:
+            data, limits, loop, future = self._jobs.get()
+            if future.cancelled():  # its request went away while it waited: nobody to answer
+                continue
+            try:
+                result: ParsedTorrent | None = self._exchange(data, limits)
+                error: Exception | None = None
+            except Exception as exc:  # handed to the upload awaiting it
+                result, error = None, exc
+            del data
+            with contextlib.suppress(RuntimeError):  # that upload's event loop is gone
+                loop.call_soon_threadsafe(_settle, future, result, error)
 
     def _exchange(self, data: bytes, limits: ParseLimits) -> ParsedTorrent:
         with self._lock:
@@ -301,7 +326,20 @@ class ParseWorker:
         """Stop the child (it also exits by itself when the server's end of the pipe closes)."""
         with self._lock:
             self._stop()
-        self._executor.shutdown(wait=False)
+
+
+_Job = tuple[bytes, ParseLimits, asyncio.AbstractEventLoop, "asyncio.Future[ParsedTorrent]"]
+
+
+def _settle(future: asyncio.Future[ParsedTorrent], result: ParsedTorrent | None,
+            error: Exception | None) -> None:
+    if future.cancelled():  # the upload's request went away meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert result is not None
+        future.set_result(result)
 
 
 _worker: ParseWorker | None = None
