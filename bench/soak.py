@@ -57,6 +57,7 @@ from tests.support.site import RunningSite  # noqa: E402
 
 from swarmdex.protocol.announce import AnnounceRequest, Event  # noqa: E402
 from swarmdex.protocol.http import announce_query  # noqa: E402
+from swarmdex.settings import Settings  # noqa: E402
 
 RSS_GROWTH_LIMIT = 0.05
 P99_SPREAD_LIMIT = 2.0
@@ -145,12 +146,19 @@ class Soak:
 
     def limits(self) -> dict[str, str]:
         """All the load comes from 127.0.0.1, where the per-address limits meant for one
-        household would refuse most of it: they are raised to let one address be everyone."""
-        return {
-            "SWARMDEX_MAX_PEERS_PER_ADDRESS": str(self.args.pph + HTTP_PEERS),
-            "SWARMDEX_NEW_SWARMS_BURST": str(self.args.hashes + 1000),
-            "SWARMDEX_PEER_LISTS_PER_MIN_INTERVAL": "0",
+        household would refuse most of it: they are raised to let one address be everyone.
+        The generator's peers re-announce every few seconds, not every min_interval, and
+        should still cost what an announce with peers costs. Only the settings this version
+        of swarmdex has are given (an unknown one is an error)."""
+        wanted = {
+            "max_peers_per_address": self.args.pph + HTTP_PEERS,
+            "new_swarms_burst": self.args.hashes + 1000,
+            "new_peer_lists_per_min_interval": 0,
+            "peer_lists_per_min_interval": 0,
+            "min_interval_enforced": "false",
         }
+        return {f"SWARMDEX_{name.upper()}": str(value) for name, value in wanted.items()
+                if name in Settings.model_fields}
 
     def udpload(self) -> Path:
         subprocess.run(["make", "-s", "-C", str(SHARED), "udpload"], check=True)
