@@ -35,9 +35,12 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
+from swarmdex.node import store_limits
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.protocol.announce import Event
+from swarmdex.settings import Settings
 
 MIB = 1024 * 1024
 T0 = 1_750_000_000.0  # a fixed wall-clock start for the store's `now`
@@ -148,13 +151,23 @@ def main() -> None:
         help="known peers to re-announce with numwant=50 after the fill (default 200000; 0: skip)",
     )
     ap.add_argument("--no-tracemalloc", action="store_true", help="skip the second, traced fill")
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="turn on the per-address limits as `swarmdex serve` does with default settings "
+        "(peers per address, new swarms, peer-list pacing), to measure what they cost",
+    )
     args = ap.parse_args()
     if args.peers < 1 or not 1 <= args.swarms <= args.peers:
         ap.error("need 1 <= swarms <= peers")
     if not (0 <= args.seeders <= 1 and 0 <= args.ipv6 <= 1):
         ap.error("--seeders and --ipv6 are shares between 0 and 1")
 
-    limits = {"max_peers": args.peers + 1, "max_swarms": args.swarms + 1}
+    limits: dict[str, Any] = {"max_peers": args.peers + 1, "max_swarms": args.swarms + 1}
+    if args.limits:
+        # The fill's addresses are random, so each address starts few swarms: the limits
+        # run their checks on every announce but seldom refuse one, as with real clients.
+        limits |= store_limits(Settings())
 
     # 1. RSS, tracemalloc off. Everything but the store exists before the first reading.
     store = MemoryPeerStore(seed=args.seed, **limits)

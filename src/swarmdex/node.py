@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -117,6 +118,21 @@ class AllowlistFile:
         return self.listed.replace(fresh)
 
 
+def store_limits(settings: Settings) -> dict[str, Any]:
+    """The peer store's per-address limits (duty 7 of its contract), from the settings."""
+    return {
+        "max_peers_per_address": settings.max_peers_per_address,
+        "new_swarms": Rate(
+            settings.new_swarms_burst,
+            60.0 * settings.new_swarms_burst / settings.new_swarms_per_minute,
+        ),
+        "min_interval": settings.min_interval if settings.min_interval_enforced else None,
+        "new_peer_lists": Rate(settings.new_peer_lists_per_min_interval, settings.min_interval)
+        if settings.new_peer_lists_per_min_interval and settings.min_interval
+        else None,
+    }
+
+
 class Node:
     def __init__(self, settings: Settings, *, secret: bytes) -> None:
         self.settings = settings
@@ -125,15 +141,7 @@ class Node:
             max_peers=settings.max_peers,
             max_swarms=settings.max_swarms,
             keep_dormant=settings.tracker_mode == "listed",
-            max_peers_per_address=settings.max_peers_per_address,
-            new_swarms=Rate(
-                settings.new_swarms_burst,
-                60.0 * settings.new_swarms_burst / settings.new_swarms_per_minute,
-            ),
-            min_interval=settings.min_interval if settings.min_interval_enforced else None,
-            new_peer_lists=Rate(settings.new_peer_lists_per_min_interval, settings.min_interval)
-            if settings.new_peer_lists_per_min_interval and settings.min_interval
-            else None,
+            **store_limits(settings),
         )
         self.allowlist_file: AllowlistFile | None = None
         # In listed mode the tracker serves the site's torrents (fed in process by the site)
