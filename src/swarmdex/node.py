@@ -27,16 +27,19 @@ from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
+from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
+from swarmdex.sitemode.services import closed_reason
 from swarmdex.takedowns import services as takedowns
 from swarmdex.torrents import services as torrents
+from swarmdex.tracker.control import Closed, attach
 from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTracker
 from swarmdex.tracker.http_server import HttpTrackerServer
+from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker, TrackerPolicy
 from swarmdex.tracker.udp_server import UdpTrackerServer
 from swarmdex.web.app import create_app
-from swarmdex.web.asgi import SiteProtocols, head_as_get, with_tracker
 from swarmdex.web.context import SiteContext
 
 log = logging.getLogger("swarmdex")
@@ -164,6 +167,8 @@ class Node:
             numwant_max=settings.numwant_max,
         )
         self.tracker = Tracker(self.store, allowlist, policy)
+        # The site drives the tracker through this port only (swarmdex.tracker.control).
+        self.control = InProcessControl(self.tracker, self.listed)
         self.udp = UdpTrackerServer(
             self.tracker, ConnectionIds(secret, lifetime=settings.connection_id_lifetime)
         )
@@ -190,6 +195,7 @@ class Node:
         self.engine = create_engine(database_url(s.data_dir, s.database_url))
         await prepare_database(self.engine)
         sessions = session_factory(self.engine)
+        attach(sessions, self.control)  # domain services' commits reach the tracker
         async with sessions() as session:
             # Standing takedowns are refused from the first announce, in either mode.
             for v1, v2 in await takedowns.standing_hashes(session):
@@ -225,8 +231,7 @@ class Node:
         ctx = SiteContext(
             settings=s,
             db=sessions,
-            tracker=self.tracker,
-            listed=self.listed,
+            tracker=self.control,
             secret=self.secret,
             base_url=s.base_url or (site_urls[0].rstrip("/") if site_urls else ""),
             announce_urls=s.announce_urls or self.urls,
@@ -235,9 +240,13 @@ class Node:
         self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
         self.http.site = self.site
         self._every(s.gc_interval, self._collect_garbage)
-        # The admin settings (site mode...) kept fresh even without page views: the tracker
-        # reads the mode from that copy, and a `swarmdex site mode` must reach it.
+        # The admin settings (site mode...) kept fresh even without page views: closed mode
+        # refuses every announce, and a `swarmdex site mode` from another process must reach
+        # the tracker too. (The callback holds the port, not ctx: a watcher must not keep
+        # the database alive.)
         await sitecfg.refresh(ctx)
+        control = self.control
+        sitecfg.watch(ctx, lambda config: control.apply(Closed(closed_reason(config))))
         self._every(sitecfg.REFRESH_SECONDS, lambda: sitecfg.current(ctx))
         self._every(PURGE_EVERY, lambda: self._purge(sessions), now=True)
         if self.allowlist_file is not None:
@@ -296,6 +305,7 @@ class Node:
         await self.http.close()
         if self.site is not None:
             await self.site.close()
+        await self.control.close()
         await self.store.close()
         if self.engine is not None:
             await self.engine.dispose()

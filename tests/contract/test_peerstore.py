@@ -113,6 +113,9 @@ class Store:
     def stats(self, now: float = NOW) -> StoreStats:
         return self.run(self.store.stats(now))
 
+    def totals(self) -> tuple[int, int]:
+        return self.run(self.store.totals())
+
     def collect(self, now: float) -> int:
         return self.run(self.store.collect_garbage(now))
 
@@ -496,6 +499,21 @@ def test_removing_an_unknown_swarm_is_harmless(s: Store) -> None:
     s.remove_swarm(H_FAR)
     assert s.counts(H) == (0, 1, 0)
     assert s.stats() == StoreStats(1, 1, 0, 0, 1)
+
+
+def test_totals_follow_announces_stops_removals_and_expiry(s: Store) -> None:
+    assert s.totals() == (0, 0)
+    s.join(H, [ip4(1), ip4(2), ip6(1)])
+    s.join(H_NEIGHBOUR, [ip4(1)], seeder=True)
+    s.announce(H, ip4(1), event=Event.NONE, seeder=True)  # a re-announce adds nothing
+    assert s.totals() == (2, 4)
+    s.announce(H, ip4(2), event=Event.STOPPED)
+    assert s.totals() == (2, 3)
+    s.remove_swarm(H_NEIGHBOUR)
+    assert s.totals() == (1, 2)
+    s.join(H_FAR, [ip6(5)], now=NOW + PEER_TTL)
+    s.collect(NOW + PEER_TTL + 1)  # H's peers expired, H_FAR's did not
+    assert s.totals() == (s.stats(NOW + PEER_TTL + 1).swarms, 1)
 
 
 # -- 7. limits -------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from swarmdex.bittorrent.bencode import decode
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.protocol import http as wire
 from swarmdex.protocol.announce import AnnounceRequest, Event
+from swarmdex.runtime.handoff import SiteProtocols, with_tracker
 from swarmdex.tracker.hooks import OpenTracker
 from swarmdex.tracker.http_server import HttpTrackerServer
 from swarmdex.tracker.logic import Tracker
-from swarmdex.web.asgi import SiteProtocols, with_tracker
 
 
 async def _page_app(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -7,6 +7,7 @@ is read for the whole run, since a full pipe would block the server's own loggin
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -97,6 +98,20 @@ class Serve:
                 if not set(TRANSPORTS) <= self.urls.keys():
                     raise AssertionError(f"ready without both tracker URLs\n{self.describe()}")
                 return self
+
+    def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
+        """The first line of output holding `text`, waiting up to `timeout` s for it: a log
+        line may be printed after the response that caused it has arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = next((line for line in list(self.lines) if text in line), None)
+            if found is not None:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or (not self._reader.is_alive() and self._queue.empty()):
+                raise AssertionError(f"no output line with {text!r}\n{self.describe()}")
+            with contextlib.suppress(queue.Empty):  # a new line (or the end): look again
+                self._queue.get(timeout=remaining)
 
     def __enter__(self) -> Serve:
         try:

@@ -13,8 +13,8 @@ Rules:
   reports dismissed; a comment is removed or the reports dismissed. Resolving closes every
   open report of that item, and goes in the audit log with the note.
 
-Telling the tracker is the caller's job, after the commit, as for every deletion
-(`swarmdex.web.pages.torrents.withdraw`); `Resolved.withdraw` says when.
+The tracker is told through its port inside the same transaction (`Withdrawn` when a
+torrent is hidden or deleted, `Listed` when it is unhidden) and learns of it on commit.
 
 Functions that refuse raise `ModerationError` (its subclasses say whether the thing is
 missing or the user not allowed); the message can be shown as it is.
@@ -42,6 +42,7 @@ from swarmdex.moderation.models import Report, UserBan
 from swarmdex.search import services as search_index
 from swarmdex.torrents import services as torrents
 from swarmdex.torrents.fields import UploadError, clean_description, clean_title
+from swarmdex.tracker.control import Listed, Withdrawn, tell
 
 __all__ = [
     "COMMENT_RESOLUTIONS",
@@ -327,11 +328,11 @@ class TorrentEdit:
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """What a resolution did: how many reports it closed, and the torrent whose swarm the
-    tracker must stop serving after the commit (`withdraw`), if any."""
+    """What a resolution did: how many reports it closed, and the torrent it took off the
+    site (hidden or deleted), if any."""
 
     closed: int
-    withdraw: Torrent | None = None
+    removed: Torrent | None = None
 
 
 async def _close(session: AsyncSession, target_type: str, target_id: int, *, by: User,
@@ -379,7 +380,7 @@ async def resolve_torrent(
     if torrent is None:
         raise NotFound("This torrent no longer exists; dismiss its reports.")
     key = torrents.info_hash(torrent)
-    withdraw: Torrent | None = None
+    removed: Torrent | None = None
     if resolution == "dismiss":
         await audit.record(session, by, "report.dismiss", "torrent", key, note=note)
     elif torrent.deleted_at is not None:
@@ -389,15 +390,16 @@ async def resolve_torrent(
         await search_index.remove(session, torrent.id)
         await audit.record(session, by, "torrent.hide", "torrent", key,
                            before={"title": torrent.title}, note=note)
-        withdraw = torrent
+        tell(session, Withdrawn(torrent.info_hash_v1, torrent.info_hash_v2))
+        removed = torrent
     elif resolution == "delete":
         await torrents.delete(session, torrent, by=by, note=note)
-        withdraw = torrent
+        removed = torrent
     else:
         await _edit(session, torrent, edit, by=by, note=note)
     closed = await _close(session, "torrent", torrent_id, by=by, resolution=resolution,
                           note=note, now=now)
-    return Resolved(closed, withdraw)
+    return Resolved(closed, removed)
 
 
 async def _edit(session: AsyncSession, torrent: Torrent, edit: TorrentEdit | None, *,
@@ -428,8 +430,8 @@ async def _edit(session: AsyncSession, torrent: Torrent, edit: TorrentEdit | Non
 
 
 async def unhide(session: AsyncSession, torrent_id: int, *, by: User, note: str = "") -> Torrent:
-    """Bring back a torrent a moderator hid: on the site and in search again. The caller
-    then lets the tracker serve it (`ctx.listed.add`), after the commit."""
+    """Bring back a torrent a moderator hid: on the site, in search and on the tracker
+    again (once this commits)."""
     await check_acting_staff(session, by)
     note = clean_text(note, what="note", max_chars=NOTE_MAX_CHARS)
     torrent = await _torrent(session, torrent_id)
@@ -443,6 +445,7 @@ async def unhide(session: AsyncSession, torrent_id: int, *, by: User, note: str 
     await search_index.index_torrent(session, torrent)
     await audit.record(session, by, "torrent.unhide", "torrent", torrents.info_hash(torrent),
                        after={"title": torrent.title}, note=note)
+    tell(session, Listed(torrent.info_hash_v1, torrent.info_hash_v2))
     return torrent
 
 

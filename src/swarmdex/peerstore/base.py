@@ -28,6 +28,8 @@ Duties of every backend
 5. A swarm nobody announced to (or that was removed) scrapes as zeros; `scrape` never
    creates swarms.
 6. `remove_swarm` forgets a swarm at once (deleted or taken-down torrent).
+   `totals` answers (swarms, peers) held now, cheaply enough for every home page view
+   (no walk over the store); `stats` may walk it.
 7. Limits. A known peer's re-announce is always accepted; only growth is limited.
    a. A swarm holds at most `max_peers_per_address` peers from one address bucket (an IPv4
       address, an IPv6 /64: `swarmdex.peerstore.pacing.address_bucket`); one more raises
@@ -123,6 +125,10 @@ class PeerStore(Protocol):
     async def remove_swarm(self, info_hash: bytes) -> None: ...
 
     async def stats(self, now: float) -> StoreStats: ...
+
+    async def totals(self) -> tuple[int, int]:
+        """(swarms, peers) held now, without walking the store (duty 6)."""
+        ...
 
     async def collect_garbage(self, now: float) -> int:
         """Drop expired peers (and swarms left with nothing to remember); return how many."""

@@ -92,9 +92,9 @@ async def export(session: AsyncSession, user: User) -> dict[str, Any]:
 async def delete_account(session: AsyncSession, user: User, password: str, *,
                          delete_torrents: bool) -> list[Torrent]:
     """Delete `user` after checking `password`. Their torrents stay, shown as anonymous, or
-    are deleted (`delete_torrents`); returns the deleted ones, which the caller withdraws
-    from the tracker once this has committed. Their comments, sessions and tokens go with
-    the account. Raises AccountError on a wrong password, changing nothing."""
+    are deleted (`delete_torrents`), and then the tracker stops serving them once this
+    commits; returns the deleted ones. Their comments, sessions and tokens go with the
+    account. Raises AccountError on a wrong password, changing nothing."""
     if not password or not await verify_password(user.password_hash, password):
         raise AccountError("That is not your password.", "password")
     uploads = list((await session.scalars(

@@ -32,7 +32,8 @@ ZERO: Final = SwarmCounts(0, 0, 0)
 
 
 class Scraper(Protocol):
-    """What is needed of the peer store (`swarmdex.peerstore.base.PeerStore`)."""
+    """What is needed of the tracker (`swarmdex.tracker.control.TrackerControl`; a peer
+    store, `swarmdex.peerstore.base.PeerStore`, answers the same)."""
 
     async def scrape(self, info_hashes: Sequence[bytes], now: float) -> list[SwarmCounts]: ...
 

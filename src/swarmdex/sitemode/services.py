@@ -5,7 +5,8 @@ Values live in `site_settings` under `sitecfg.services.KEY_MODE`, `KEY_NOTICE` a
 `KEY_NOTICE_LEVEL`; a row exists only while it differs from the default (open, no notice).
 Callers in a running site call `sitecfg.services.remember` with the returned config once the
 transaction has committed; other processes (and the CLI's changes) are picked up within
-`sitecfg.services.REFRESH_SECONDS`.
+`sitecfg.services.REFRESH_SECONDS`. The tracker is told through its port (`Closed`) in the
+same transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.sitecfg.services import KEY_MODE, KEY_NOTICE, KEY_NOTICE_LEVEL, SiteConfig
 from swarmdex.sitemode.rules import check_level, check_mode, check_notice, tracker_notice
+from swarmdex.tracker.control import Closed, tell
 
 __all__ = ["clear_notice", "closed_reason", "set_mode", "set_notice"]
 
@@ -45,6 +47,7 @@ async def set_mode(session: AsyncSession, settings: Settings, mode: str, *,
     after = await sitecfg.effective(session, settings)
     await sitecfg.record_change(session, by, "settings.mode", before, after,
                                 ("mode", "notice", "notice_level"))
+    tell(session, Closed(closed_reason(after)))
     return after
 
 
@@ -58,6 +61,7 @@ async def set_notice(session: AsyncSession, settings: Settings, text: str, *,
     await _put(session, KEY_NOTICE_LEVEL, wanted_level if wanted else "info")
     after = await sitecfg.effective(session, settings)
     await sitecfg.record_change(session, by, "settings.notice", before, after, ("notice", "notice_level"))
+    tell(session, Closed(closed_reason(after)))  # while closed, the notice is the reason
     return after
 
 
@@ -69,7 +73,7 @@ async def clear_notice(session: AsyncSession, settings: Settings, *,
 
 def closed_reason(config: SiteConfig) -> str | None:
     """The tracker's `failure reason` while the site is closed, else None. The tracker
-    holds it as an attribute, set through `sitecfg.services.watch` whenever the mode or the
+    holds it as an attribute, set through its port (`Closed`) whenever the mode or the
     notice changes, so an announce costs one attribute read, not a lookup."""
     if config.mode != "closed":
         return None

@@ -43,6 +43,7 @@ from swarmdex.takedowns.models import (
     TakedownItem,
 )
 from swarmdex.torrents import services as torrents
+from swarmdex.tracker.control import Restored, TakenDown, tell
 
 __all__ = [
     "MAX_TORRENTS",
@@ -234,8 +235,8 @@ def _hashes(item: TakedownItem) -> dict[str, str | None]:
 
 
 async def accept(session: AsyncSession, notice: Notice, *, by: User, note: str = "") -> list[TakedownItem]:
-    """Take the notice's torrents down; return the items whose hashes the tracker must now
-    refuse. `notice` (items loaded) must belong to `session`."""
+    """Take the notice's torrents down: once this commits the tracker refuses their hashes
+    in every mode. Returns the items. `notice` (items loaded) must belong to `session`."""
     if notice.status != NoticeStatus.PENDING:
         raise DecisionError(f"Notice #{notice.id} was already {notice.status.value}.")
     notice.status = NoticeStatus.ACCEPTED
@@ -247,6 +248,7 @@ async def accept(session: AsyncSession, notice: Notice, *, by: User, note: str =
         if torrent is not None and torrent.deleted_at is None:
             torrent.deleted_at = now
             await search_index.remove(session, torrent.id)
+        tell(session, TakenDown(item.info_hash_v1, item.info_hash_v2))
     await audit.record(session, by, "takedown.accept", "notice", notice.id,
                        before={"status": NoticeStatus.PENDING.value},
                        after={"status": notice.status.value,
@@ -363,9 +365,8 @@ async def counter_notice(session: AsyncSession, counter_id: int) -> CounterNotic
 async def restore(session: AsyncSession, counter: CounterNotice, *, by: User,
                   note: str = "") -> list[tuple[TakedownItem, Torrent | None]]:
     """Undo the takedown the counter-notice disputes: its uploader's torrents come back to
-    the site and search. Returns each restored item with its torrent (None if the row is
-    gone); the caller then has the tracker serve them again. `counter` comes from
-    `counter_notice`."""
+    the site, search and the tracker (once this commits). Returns each restored item with
+    its torrent (None if the row is gone). `counter` comes from `counter_notice`."""
     if counter.status != CounterStatus.PENDING:
         raise DecisionError(f"Counter-notice #{counter.id} was already {counter.status.value}.")
     counter.status = CounterStatus.RESTORED
@@ -380,6 +381,8 @@ async def restore(session: AsyncSession, counter: CounterNotice, *, by: User,
         if torrent is not None and torrent.deleted_at is not None:
             torrent.deleted_at = None
             await search_index.index_torrent(session, torrent)
+        on_site = torrent is not None and torrent.deleted_at is None
+        tell(session, Restored(item.info_hash_v1, item.info_hash_v2, listed=on_site))
         restored.append((item, torrent))
     await audit.record(session, by, "takedown.restore", "notice", counter.notice_id,
                        before={"counter_notice": counter.id, "status": CounterStatus.PENDING.value},

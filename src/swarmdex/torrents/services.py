@@ -4,8 +4,9 @@ Pages and the JSON API both call these functions; handlers never touch the table
 
 Transactions: the functions that write take a session inside `swarmdex.db.transaction()`
 and never commit, so an upload (torrent, files, tags, search entry) is all or nothing.
-Telling the tracker is the caller's job, after the commit (`ctx.listed.add` /
-`ctx.listed.remove`): the tracker then never serves a torrent that a rollback took back.
+The tracker is told through its port (`swarmdex.tracker.control.tell`) inside the same
+transaction, and learns of the change once it commits: it never serves a torrent that a
+rollback took back.
 
 Hashes: a torrent is named by its v1 hash (40 hex), its v2 hash (64 hex) or its v2 hash
 truncated to 20 bytes (40 hex, what v2 clients announce); all three find it. Its public
@@ -58,6 +59,7 @@ from swarmdex.torrents.fields import (
     clean_title,
 )
 from swarmdex.torrents.parsing import ParsedTorrent, ParseLimits
+from swarmdex.tracker.control import Listed, Withdrawn, tell
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -204,6 +206,7 @@ async def upload(
         ) from None
     await _insert_files(session, torrent, meta)
     await search_index.index_torrent(session, torrent, file_tokens=meta.file_tokens)
+    tell(session, Listed(torrent.info_hash_v1, torrent.info_hash_v2))
     return torrent
 
 
@@ -377,10 +380,11 @@ async def delete(session: AsyncSession, torrent: Torrent, *, by: User | None = N
                  note: str = "") -> None:
     """Take the torrent off the site (the row stays, marked deleted) and out of search.
 
-    `torrent` must belong to `session`. The caller then stops the tracker serving it. The
+    `torrent` must belong to `session`. Once this commits the tracker stops serving it. The
     audit log records who did it (its uploader, or staff), with `note` (a moderator's why).
     """
     torrent.deleted_at = utcnow()
+    tell(session, Withdrawn(torrent.info_hash_v1, torrent.info_hash_v2))
     await search_index.remove(session, torrent.id)
     await audit.record(session, by, "torrent.delete", "torrent", info_hash(torrent),
                        before={"title": torrent.title, "uploader_id": torrent.uploader_id},

@@ -9,8 +9,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swarmdex import __version__
-from swarmdex.sitecfg import services as sitecfg
-from swarmdex.sitemode import services as sitemode
 from swarmdex.web.accesslog import AccessLogWriter
 from swarmdex.web.allow import AllowedMethods
 from swarmdex.web.api import docs as api_docs
@@ -68,10 +66,6 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     # The site mode (read-only, closed) at the door, read from the copy below; added first,
     # so it runs after the refresh. The tracker reads the same copy (no query per announce).
     app.add_middleware(SiteModeGate, ctx=ctx)
-    # Closed mode refuses every announce: the tracker holds the reason, kept current here.
-    # (The callback holds the tracker, not ctx: a watcher must not keep its database alive.)
-    tracker = ctx.tracker
-    sitecfg.watch(ctx, lambda config: setattr(tracker, "closed", sitemode.closed_reason(config)))
     # The admin page's settings (site name...) kept fresh in memory, so no page view queries
     # them: see swarmdex.sitecfg.services.
     app.add_middleware(admin.SiteConfigRefresh, ctx=ctx)

@@ -12,18 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
 from swarmdex.settings import Settings
-from swarmdex.tracker.hooks import ListedTorrents
-from swarmdex.tracker.logic import Tracker
+from swarmdex.tracker.control import TrackerControl
 
 
 @dataclass
 class SiteContext:
     settings: Settings
     db: async_sessionmaker[AsyncSession]
-    tracker: Tracker
-    # In listed mode the tracker serves exactly this: the site adds and removes torrents here
-    # in the same process, so an upload is announceable at once and a deletion refused at once.
-    listed: ListedTorrents | None
+    # The port to the tracker (swarmdex.tracker.control): swarm counts and statistics are
+    # read through it; what the site changes reaches it from the domain services' commits.
+    tracker: TrackerControl
     secret: bytes
     base_url: str = ""
     announce_urls: list[str] = field(default_factory=list)

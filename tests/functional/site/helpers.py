@@ -30,7 +30,9 @@ from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, User
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.settings import Settings
+from swarmdex.tracker.control import attach
 from swarmdex.tracker.hooks import OpenTracker
+from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker
 from swarmdex.web.app import create_app
 from swarmdex.web.auth import SESSION_COOKIE, SESSION_LIFETIME
@@ -57,6 +59,7 @@ COOKIE_DOMAIN: Final = "testserver.local"  # how http.cookiejar names a dotless 
 class Site:
     ctx: SiteContext
     app: Any
+    tracker: Tracker  # what ctx.tracker, the port, drives
     _clients: list[httpx.AsyncClient] = field(default_factory=list)
 
     def client(self, address: str = "127.0.0.1", **cookies: str) -> httpx.AsyncClient:
@@ -109,23 +112,27 @@ async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     (e.g. registration="closed")."""
     engine = create_engine(database_url(tmp_path, None))
     store = MemoryPeerStore()
+    tracker = Tracker(store, OpenTracker())
+    control = InProcessControl(tracker, None)
     try:
         await upgrade(engine)
+        sessions = session_factory(engine)
+        attach(sessions, control)
         ctx = SiteContext(
             settings=Settings(data_dir=tmp_path, **settings),
-            db=session_factory(engine),
-            tracker=Tracker(store, OpenTracker()),
-            listed=None,
+            db=sessions,
+            tracker=control,
             secret=bytes(32),
             base_url=BASE_URL,
             announce_urls=[f"{BASE_URL}/announce"],
         )
-        site = Site(ctx=ctx, app=create_app(ctx))
+        site = Site(ctx=ctx, app=create_app(ctx), tracker=tracker)
         try:
             yield site
         finally:
             await site.close()
     finally:
+        await control.close()
         await store.close()
         await engine.dispose()
 

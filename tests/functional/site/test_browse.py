@@ -44,7 +44,7 @@ async def seed(site: Site, torrent: Torrent, *, seeders: int = 1, leechers: int 
     """Peers announce to the site's own tracker."""
     for i in range(seeders + leechers):
         peer = os.urandom(4) + struct.pack(">H", 7000 + i)
-        await site.ctx.tracker.store.announce(
+        await site.tracker.store.announce(
             torrent.swarm_key, peer, event=Event.STARTED, seeder=i < seeders, numwant=0,
             other_family=False, now=time.time(),
         )
@@ -259,7 +259,7 @@ async def test_the_count_snapshot_is_shared_by_the_app(tmp_path: Path) -> None:
         await client.get("/browse", params={"sort": "seeders"})
         app = site.app.app  # the FastAPI app inside the security headers
         counter = app.state.swarm_counter
-        assert counter.store is site.ctx.tracker.store
+        assert counter.store is site.ctx.tracker
         await client.get("/browse", params={"sort": "leechers"})
         assert app.state.swarm_counter is counter
         assert swarm_counter is not None

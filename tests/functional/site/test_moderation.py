@@ -47,7 +47,7 @@ def make(tmp_path: Path) -> TorrentFactory:
 async def _served(site: Site, info_hash: bytes) -> bool:
     request = AnnounceRequest(info_hash, os.urandom(20), next(_PORTS), 0, 0, 0, Event.STARTED, None)
     try:
-        await site.ctx.tracker.announce(request, bytes([127, 0, 0, 1]), max_peers=50,
+        await site.tracker.announce(request, bytes([127, 0, 0, 1]), max_peers=50,
                                         other_family=False)
     except ProtocolError:
         return False

@@ -50,7 +50,7 @@ async def audit_actions(site: Site) -> list[str]:
 
 async def tracker_refusal(site: Site, info_hash: bytes) -> str | None:
     try:
-        await site.ctx.tracker.announce(announce_request(info_hash, port=6881, event=Event.STARTED),
+        await site.tracker.announce(announce_request(info_hash, port=6881, event=Event.STARTED),
                                         b"\x7f\x00\x00\x01", max_peers=50, other_family=False)
     except ProtocolError as exc:
         return exc.message
@@ -130,7 +130,7 @@ async def test_closed_answers_503_with_the_notice_and_the_tracker_refuses(tmp_pa
         reason = "Moving to a new server. Back on Monday."
         assert await tracker_refusal(site, bytes(20)) == reason
         try:
-            await site.ctx.tracker.scrape([bytes(20)])
+            await site.tracker.scrape([bytes(20)])
         except ProtocolError as exc:
             assert exc.message == reason
         else:

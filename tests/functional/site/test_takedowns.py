@@ -184,8 +184,8 @@ async def test_open_mode_refuses_taken_down_hashes(tmp_path: Path, make: Torrent
         mod = await site.logged_in("mod", role=Role.MODERATOR)
         answer = await helpers.post_form(mod, f"/takedowns/{number}/accept", note="")
         assert answer.status_code == 303
-        assert meta.info_hash_v1 in site.ctx.tracker.taken_down
-        assert meta.info_hash_v2 is not None and meta.info_hash_v2[:20] in site.ctx.tracker.taken_down
+        assert meta.info_hash_v1 in site.tracker.taken_down
+        assert meta.info_hash_v2 is not None and meta.info_hash_v2[:20] in site.tracker.taken_down
 
 
 @async_test

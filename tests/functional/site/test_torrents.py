@@ -47,7 +47,7 @@ async def _announce(site: Site, info_hash: bytes, *, left: int = 0) -> AnnounceR
     """A new peer (the store knows peers by address: each gets its own port)."""
     port = next(_PORTS)
     request = AnnounceRequest(info_hash, os.urandom(20), port, 0, 0, left, Event.STARTED, None)
-    return await site.ctx.tracker.announce(
+    return await site.tracker.announce(
         request, bytes([127, 0, 0, 1]), max_peers=50, other_family=False
     )
 
@@ -362,7 +362,7 @@ async def test_deleting_takes_the_torrent_off_the_site_and_the_tracker(
         await site.login("alice")
         path = (await _post_upload(site, data, title="Short-lived")).headers["location"]
         await _announce(site, meta.info_hash_v1, left=10)
-        store = site.ctx.tracker.store
+        store = site.tracker.store
 
         await site.login("mallory")
         page = await site.client.get(path)

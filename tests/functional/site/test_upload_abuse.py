@@ -123,7 +123,7 @@ def test_a_file_over_the_cpu_budget_is_refused_and_the_next_upload_is_read(site:
         f"This torrent file takes too long to read (over {CPU_BUDGET:g} seconds of "
         "processing); it was refused."
     )
-    assert any(f"used up its {CPU_BUDGET:g} s parse budget" in line for line in site.server.lines)
+    site.server.wait_for_output(f"used up its {CPU_BUDGET:g} s parse budget")
     following = site.upload(small("after-the-junk"))
     assert following.status_code == 201, following.text
 
@@ -216,4 +216,4 @@ def test_uploads_past_the_hourly_allowances_are_answered_429(limited: Site) -> N
     assert by_address.json()["detail"].startswith(
         "This site accepts 3 uploads an hour from your connection; please wait "
     )
-    assert any("hourly allowance of 3 uploads per address" in line for line in limited.server.lines)
+    limited.server.wait_for_output("hourly allowance of 3 uploads per address")

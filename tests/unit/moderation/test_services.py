@@ -107,7 +107,7 @@ async def test_hide_then_unhide_restores_the_torrent_and_logs_both(tmp_path: Pat
         async with transaction(w.sessions) as session:
             resolved = await services.resolve_torrent(session, w.torrent_id, by=w.mod,
                                                       resolution="hide", note="checking")
-        assert resolved.closed == 2 and resolved.withdraw is not None
+        assert resolved.closed == 2 and resolved.removed is not None
         async with w.sessions() as session:
             assert await services.queue(session) == []
             hidden = await services.hidden_torrents(session)
@@ -154,7 +154,7 @@ async def test_delete_edit_and_dismiss(tmp_path: Path) -> None:
         async with transaction(w.sessions) as session:
             resolved = await services.resolve_torrent(session, w.torrent_id, by=w.mod,
                                                       resolution="delete", note="illegal")
-        assert resolved.withdraw is not None
+        assert resolved.removed is not None
         async with w.sessions() as session:
             item = await services.item(session, "torrent", w.torrent_id)
             assert item.gone and not item.hidden  # deleted, not hidden: no unhide

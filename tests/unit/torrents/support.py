@@ -25,7 +25,9 @@ from swarmdex.db.models import Role, Tag, Torrent, TorrentFile, User
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.settings import Settings
 from swarmdex.torrents import services
+from swarmdex.tracker.control import attach
 from swarmdex.tracker.hooks import ListedTorrents
+from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker
 from swarmdex.web.app import create_app
 from swarmdex.web.auth import SESSION_COOKIE
@@ -125,6 +127,8 @@ class Site:
 
     ctx: SiteContext
     client: httpx.AsyncClient
+    tracker: Tracker  # what ctx.tracker, the port, drives
+    listed: ListedTorrents
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -154,11 +158,12 @@ async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     async with database(tmp_path) as sessions:
         listed = ListedTorrents()
         tracker = Tracker(MemoryPeerStore(keep_dormant=True), listed)
+        control = InProcessControl(tracker, listed)
+        attach(sessions, control)
         ctx = SiteContext(
             settings=Settings(data_dir=tmp_path, tracker_mode="listed", **settings),
             db=sessions,
-            tracker=tracker,
-            listed=listed,
+            tracker=control,
             secret=bytes(32),
             base_url="http://testserver",
             announce_urls=list(SITE_TRACKERS),
@@ -167,8 +172,9 @@ async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
                 client.cookies = httpx.Cookies({CSRF_COOKIE: CSRF})
-                yield Site(ctx, client)
+                yield Site(ctx, client, tracker, listed)
         finally:
+            await control.close()
             await tracker.store.close()
 
 

@@ -41,8 +41,8 @@ def swarm_counter(request: Request, ctx: Ctx) -> SwarmCounter:
     """The app's SwarmCounter: one per process, so its snapshot is shared by every page."""
     state = request.app.state
     counter: SwarmCounter | None = getattr(state, "swarm_counter", None)
-    if counter is None or counter.store is not ctx.tracker.store:
-        counter = state.swarm_counter = SwarmCounter(ctx.tracker.store)
+    if counter is None or counter.store is not ctx.tracker:
+        counter = state.swarm_counter = SwarmCounter(ctx.tracker)
     return counter
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,6 @@ from fastapi.responses import HTMLResponse
 
 from swarmdex import __version__
 from swarmdex.news import services as news
-from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.search.catalogue import browse
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.browse import Swarms
@@ -24,17 +24,8 @@ LATEST_SHOWN = 10
 NEWS_SHOWN = 3
 
 
-def tracker_figures(ctx: SiteContext) -> dict[str, int]:
-    store = ctx.tracker.store
-    swarms, peers = store.counts() if isinstance(store, MemoryPeerStore) else (0, 0)
-    counters = ctx.tracker.counters
-    return {
-        "torrents_active": swarms,
-        "peers": peers,
-        "announces": counters.announces,
-        "scrapes": counters.scrapes,
-        "refused": counters.refused,
-    }
+async def tracker_figures(ctx: SiteContext) -> dict[str, int]:
+    return asdict(await ctx.tracker.statistics())
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -42,7 +33,7 @@ async def home(request: Request, ctx: Ctx, swarms: Swarms) -> HTMLResponse:
     async with ctx.db() as session:
         latest = await browse(session, swarms, per_page=LATEST_SHOWN)
         posts = await news.latest(session, NEWS_SHOWN)
-    return render(request, "home.html", figures=tracker_figures(ctx),
+    return render(request, "home.html", figures=await tracker_figures(ctx),
                   campaign=await campaign_bar(ctx),
                   announce_urls=ctx.announce_urls,
                   news=[(post, post_path(post), news.excerpt(post.body)) for post in posts],
@@ -54,7 +45,7 @@ async def stats(ctx: Ctx) -> dict[str, Any]:
     """Live tracker figures."""
     return {
         "version": __version__,
-        **tracker_figures(ctx),
+        **await tracker_figures(ctx),
         "uptime_s": int(time.time() - ctx.started),
         **ctx.counters(),
     }

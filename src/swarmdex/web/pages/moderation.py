@@ -7,7 +7,7 @@ A logged-in user who is banned gets the ban page instead.
 
 The queue (/moderation, moderators and admins) lists every reported item once, with its
 reports and history, and a form per item to resolve it with a note. Hiding or deleting a
-torrent stops the tracker serving it once the change has committed (`withdraw`); unhiding
+torrent stops the tracker serving it once the change has committed; unhiding
 serves it again. After a change the browser goes back to /moderation?done=WHAT, which
 shows one of the fixed texts in `DONE`; a refused change shows the queue with the reason.
 """
@@ -30,7 +30,6 @@ from swarmdex.web.auth import CurrentUser, Viewer, require_role
 from swarmdex.web.bans import Banned
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
-from swarmdex.web.pages.torrents import withdraw
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
 from swarmdex.web.sitemode import writes
@@ -195,12 +194,10 @@ async def resolve_torrent(request: Request, torrent_id: RowId, ctx: Ctx, user: S
     edit = TorrentEdit(title, category, description) if action == "edit" else None
     try:
         async with transaction(ctx.db) as session:
-            resolved = await services.resolve_torrent(
+            await services.resolve_torrent(
                 session, torrent_id, by=user, resolution=action, note=note, edit=edit)
     except ModerationError as exc:
         return await _queue_page(request, ctx, error=str(exc), status_code=400)
-    if resolved.withdraw is not None:
-        await withdraw(ctx, resolved.withdraw)
     return _done(action)
 
 
@@ -209,11 +206,9 @@ async def unhide(request: Request, torrent_id: RowId, ctx: Ctx, user: Staff,
                  note: FormText = "") -> Response:
     try:
         async with transaction(ctx.db) as session:
-            torrent = await services.unhide(session, torrent_id, by=user, note=note)
+            await services.unhide(session, torrent_id, by=user, note=note)
     except ModerationError as exc:
         return await _queue_page(request, ctx, error=str(exc), status_code=400)
-    if ctx.listed is not None:  # as `publish` does: announceable at once
-        ctx.listed.add(torrent.info_hash_v1, torrent.info_hash_v2)
     return _done("unhide")
 
 

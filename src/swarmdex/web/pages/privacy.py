@@ -16,7 +16,6 @@ from swarmdex.privacy.facts import statements
 from swarmdex.privacy.purge import moderation_available
 from swarmdex.web.auth import SESSION_LIFETIME, CurrentUser, clear_session_cookie
 from swarmdex.web.context import Ctx
-from swarmdex.web.pages.torrents import withdraw
 from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
 from swarmdex.web.ratelimit import too_many_attempts
 from swarmdex.web.security import require_csrf
@@ -65,14 +64,12 @@ async def delete(request: Request, ctx: Ctx, user: CurrentUser, password: FormTe
     try:
         async with transaction(ctx.db) as session:
             mine = await session.merge(user)
-            withdrawn = await user_data.delete_account(session, mine, password,
-                                                       delete_torrents=choice == "delete")
+            await user_data.delete_account(session, mine, password,
+                                           delete_torrents=choice == "delete")
     except AccountError as exc:
         check.failed()
         return render(request, "privacy/delete.html", status_code=400, user=user,
                       error=exc.message, choice=choice)
-    for torrent in withdrawn:
-        await withdraw(ctx, torrent)
     response = RedirectResponse("/?deleted=account", status_code=303)
     clear_session_cookie(response, ctx)
     return response

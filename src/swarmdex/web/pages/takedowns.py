@@ -1,14 +1,13 @@
 """Notice-and-takedown pages: the public notice form, the staff review queue, counter-notices
 and the transparency report.
 
-Decisions are for moderators and admins (the same people who may delete any torrent). After
-a decision has committed, the tracker is told in process: a takedown is refused at once in
-either mode (`Tracker.taken_down`, and out of the listed torrents), a restore served again.
+Decisions are for moderators and admins (the same people who may delete any torrent). Once
+a decision has committed the tracker knows of it (the services tell it through its port): a
+takedown is refused in every mode, a restore served again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Annotated, Final
 
@@ -17,13 +16,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.db.engine import transaction
-from swarmdex.db.models import Role, Torrent, User
+from swarmdex.db.models import Role, User
 from swarmdex.takedowns import services
 from swarmdex.takedowns.models import CounterNotice, Notice, TakedownItem
 from swarmdex.takedowns.receipts import receipt_path, valid_receipt_key
 from swarmdex.torrents.services import parse_hash
 from swarmdex.web.auth import CurrentUser, require_role
-from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.context import Ctx
 from swarmdex.web.ids import RowId
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
@@ -37,27 +36,6 @@ Staff = Annotated[User, Depends(require_role(Role.MODERATOR))]
 # Notices per client address (kept in memory only, never stored): a real claimant sends a
 # few; a flood is someone trying to fill the queue.
 NOTICE_RATE: Final = Rate(5, 3600)
-
-
-# --------------------------------------------------------------------------- the tracker
-
-
-async def block(ctx: SiteContext, items: Iterable[TakedownItem]) -> None:
-    """After an accepted notice has committed: refuse its torrents everywhere, drop their peers."""
-    for item in items:
-        ctx.tracker.taken_down.add(item.info_hash_v1, item.info_hash_v2)
-        if ctx.listed is not None:
-            ctx.listed.remove(item.info_hash_v1, item.info_hash_v2)
-        for key in {h for h in (item.info_hash_v1, item.v2_truncated) if h}:
-            await ctx.tracker.store.remove_swarm(key)
-
-
-def unblock(ctx: SiteContext, restored: Iterable[tuple[TakedownItem, Torrent | None]]) -> None:
-    """After a restore has committed: serve the torrents again."""
-    for item, torrent in restored:
-        ctx.tracker.taken_down.remove(item.info_hash_v1, item.info_hash_v2)
-        if ctx.listed is not None and torrent is not None and torrent.deleted_at is None:
-            ctx.listed.add(torrent.info_hash_v1, torrent.info_hash_v2)
 
 
 # --------------------------------------------------------------------------- the public form
@@ -151,11 +129,9 @@ async def accept(request: Request, notice_id: RowId, ctx: Ctx, user: Staff) -> R
     note = await _note(request)
     try:
         async with transaction(ctx.db) as session:
-            items = await services.accept(session, await _notice(session, notice_id), by=user,
-                                          note=note)
+            await services.accept(session, await _notice(session, notice_id), by=user, note=note)
     except services.DecisionError as exc:
         raise HTTPException(409, str(exc)) from None
-    await block(ctx, items)
     return RedirectResponse(f"/takedowns/{notice_id}", status_code=303)
 
 
@@ -183,10 +159,9 @@ async def restore(request: Request, counter_id: RowId, ctx: Ctx, user: Staff) ->
     try:
         async with transaction(ctx.db) as session:
             counter = await _counter(session, counter_id)
-            restored = await services.restore(session, counter, by=user, note=note)
+            await services.restore(session, counter, by=user, note=note)
     except services.DecisionError as exc:
         raise HTTPException(409, str(exc)) from None
-    unblock(ctx, restored)
     return RedirectResponse(f"/takedowns/{counter.notice_id}", status_code=303)
 
 

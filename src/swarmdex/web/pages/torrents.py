@@ -1,7 +1,7 @@
 """Torrent pages: upload, the detail page, the .torrent download, deletion.
 
-`publish` and `withdraw` are shared with the JSON API: they run the service in one
-transaction and, only once it has committed, tell the tracker.
+`publish` is shared with the JSON API: it runs the upload in one transaction; the tracker
+serves the torrent once that has committed (the service tells it through its port).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _HOUR: Final = 3600.0
 
 
 async def publish(ctx: SiteContext, user: User, form: UploadForm, max_bytes: int) -> Torrent:
-    """Upload in one transaction, then make the torrent announceable at once."""
+    """Upload in one transaction: once it has committed, the torrent is announceable."""
     async with transaction(ctx.db) as session:
         torrent = await services.upload(
             session,
@@ -66,19 +66,7 @@ async def publish(ctx: SiteContext, user: User, form: UploadForm, max_bytes: int
             limits=parse_limits(ctx.settings, max_bytes),
             repeat_infringer_notices=ctx.settings.repeat_infringer_notices,
         )
-    if ctx.listed is not None:
-        ctx.listed.add(torrent.info_hash_v1, torrent.info_hash_v2)
     return torrent
-
-
-async def withdraw(ctx: SiteContext, torrent: Torrent) -> None:
-    """After a deletion has committed: refuse the torrent's announces and forget its peers."""
-    if ctx.listed is not None:
-        ctx.listed.remove(torrent.info_hash_v1, torrent.info_hash_v2)
-    # The tracker may still serve the hash for another reason (open mode, the operator's
-    # allowlist file); its peers are only dropped when it no longer does.
-    if ctx.tracker.allowlist.resolve(torrent.swarm_key) is None:
-        await ctx.tracker.store.remove_swarm(torrent.swarm_key)
 
 
 class TooManyUploads(UploadError):
@@ -134,8 +122,8 @@ def download_path(torrent: Torrent) -> str:
 
 
 async def swarm_counts(ctx: SiteContext, torrent: Torrent) -> SwarmCounts:
-    """Live seeders, leechers and completed downloads, straight from the peer store."""
-    (counts,) = await ctx.tracker.store.scrape([torrent.swarm_key], time.time())
+    """Live seeders, leechers and completed downloads, from the tracker."""
+    (counts,) = await ctx.tracker.scrape([torrent.swarm_key], time.time())
     return counts
 
 
@@ -281,5 +269,4 @@ async def delete(request: Request, info_hash: str, ctx: Ctx, user: Member) -> HT
         if not services.can_delete(user, torrent):
             raise HTTPException(403, "Only the uploader or a moderator can delete this torrent.")
         await services.delete(session, torrent, by=user)
-    await withdraw(ctx, torrent)
     return render(request, "torrents/deleted.html", torrent=torrent)

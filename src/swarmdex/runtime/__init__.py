@@ -1,0 +1,1 @@
+"""Composition of processes: what runs the site and the tracker together."""

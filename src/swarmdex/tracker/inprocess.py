@@ -1,0 +1,111 @@
+"""The tracker port when the site and the tracker share one process (`swarmdex serve`).
+
+A committed change is applied to the tracker's own objects from the commit itself (an
+after-commit hook, `swarmdex.db.hooks`): by the time the request that uploaded a torrent
+answers, an announce for it is served; by the time a deletion answers, one is refused.
+Reads go straight to the peer store and the tracker's counters.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Coroutine, Sequence
+from functools import partial
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from swarmdex.db.hooks import after_commit
+from swarmdex.protocol.announce import SwarmCounts
+from swarmdex.tracker.control import (
+    Change,
+    Closed,
+    Listed,
+    Restored,
+    TakenDown,
+    TrackerStatistics,
+    Withdrawn,
+)
+from swarmdex.tracker.eager import TaskSet, resume
+from swarmdex.tracker.hooks import ListedTorrents
+from swarmdex.tracker.logic import Tracker
+
+__all__ = ["InProcessControl"]
+
+log = logging.getLogger("swarmdex.tracker")
+
+
+def _announced(v1: bytes | None, v2: bytes | None) -> list[bytes]:
+    """The 20-byte hashes clients announce a torrent under: v1, truncated v2."""
+    return [h for h in (v1, v2[:20] if v2 else None) if h]
+
+
+class InProcessControl:
+    def __init__(self, tracker: Tracker, listed: ListedTorrents | None) -> None:
+        self.tracker = tracker
+        # The site's torrents in listed mode; None in open mode (every hash is served).
+        self.listed = listed
+        self._tasks = TaskSet()
+
+    # ------------------------------------------------------------------ what the site tells
+
+    def record(self, session: AsyncSession, change: Change) -> None:
+        after_commit(session, partial(self.apply, change))
+
+    def apply(self, change: Change) -> None:
+        """Apply a committed change now (also the composition root's way in, for changes
+        that arrive without a transaction of this process: the site mode read back)."""
+        tracker, listed = self.tracker, self.listed
+        match change:
+            case Listed(v1, v2):
+                if listed is not None:
+                    listed.add(v1, v2)
+            case Withdrawn(v1, v2):
+                if listed is not None:
+                    listed.remove(v1, v2)
+                for key in _announced(v1, v2):
+                    if tracker.allowlist.resolve(key) is None:
+                        self._forget(key)
+            case TakenDown(v1, v2):
+                tracker.taken_down.add(v1, v2)
+                if listed is not None:
+                    listed.remove(v1, v2)
+                for key in _announced(v1, v2):
+                    self._forget(key)
+            case Restored(v1, v2, on_site):
+                tracker.taken_down.remove(v1, v2)
+                if on_site and listed is not None:
+                    listed.add(v1, v2)
+            case Closed(reason):
+                tracker.closed = reason
+
+    def _forget(self, swarm_key: bytes) -> None:
+        """Drop a swarm's peers: at once with the memory store (it never waits), else in a
+        task. Either way the tracker already refuses the torrent."""
+        self._drive(self.tracker.store.remove_swarm(swarm_key))
+
+    def _drive(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            pending = coro.send(None)
+        except StopIteration:
+            return
+        self._tasks.spawn(resume(coro, pending), self._done)
+
+    @staticmethod
+    def _done(task: Any) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dropping a withdrawn swarm's peers failed", exc_info=task.exception())
+
+    # ------------------------------------------------------------------ what the site reads
+
+    async def scrape(self, swarm_keys: Sequence[bytes], now: float) -> list[SwarmCounts]:
+        return await self.tracker.store.scrape(swarm_keys, now)
+
+    async def statistics(self) -> TrackerStatistics:
+        swarms, peers = await self.tracker.store.totals()
+        counters = self.tracker.counters
+        return TrackerStatistics(swarms, peers, counters.announces, counters.scrapes,
+                                 counters.refused)
+
+    async def close(self) -> None:
+        await self._tasks.cancel()
