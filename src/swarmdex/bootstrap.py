@@ -11,15 +11,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from swarmdex.db.engine import session_factory, transaction
-from swarmdex.db.migrate import current_revision, head_revision, upgrade
+from swarmdex.db.migrate import head_revision, upgrade
 from swarmdex.torrents.services import ensure_default_categories
 
 
 async def prepare_database(engine: AsyncEngine) -> tuple[str | None, str]:
     """Migrate to this version's schema; on a new database, add the starting content.
     Returns the schema revision before and after."""
-    before = await current_revision(engine)
-    await upgrade(engine)
+    before = await upgrade(engine)
     if before is None:
         async with transaction(session_factory(engine)) as session:
             await ensure_default_categories(session)

@@ -4,13 +4,20 @@ No alembic.ini: the configuration is built here, pointing at the `migrations` di
 inside the package, so an installed swarmdex migrates its database by itself.
 
 An upgrade is one transaction: on failure nothing of it stays. Two processes starting at
-once do not both migrate: the second waits for the first (SQLite's write lock, a
-PostgreSQL advisory lock) and then finds nothing left to do.
+once do not both migrate: the second waits for the first and then finds nothing left to do.
+On SQLite it waits on a lock file beside the database (`DATABASE.migrate-lock`), taken
+before the database is even opened and held until the upgrade has committed, with no time
+limit: SQLite's own busy timeout is for ordinary writes, and a migration on a loaded machine
+may outlast it. On PostgreSQL it waits on an advisory lock.
 """
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import fcntl
 import importlib
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -42,7 +49,12 @@ __all__ = [
     "upgrade_url",
 ]
 
+log = logging.getLogger("swarmdex.db")
+
 MIGRATIONS: Final = Path(__file__).with_name("migrations")
+# How often a process waiting for another one's migration looks again, and when it says so.
+LOCK_POLL: Final = 0.05
+LOCK_NOTICE: Final = 10.0
 # pg_advisory_xact_lock key held while migrating ("swarmdex" in ASCII, as a bigint).
 _PG_LOCK: Final = int.from_bytes(b"swarmdex", "big") & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -117,16 +129,58 @@ async def _connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         await conn.close()
 
 
+def _sqlite_file(url: URL) -> str | None:
+    """The file of a SQLite database; None for other databases and memory ones."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if url.query.get("uri") or url.query.get("mode") == "memory":
+        return None
+    return database
+
+
 def _create_private_sqlite_file(url: URL) -> None:
     """A new SQLite database file is readable by its owner only (it holds password hashes);
     SQLite gives its -wal and -shm files the same permissions."""
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+    database = _sqlite_file(url)
+    if database is not None:
+        with suppress(FileExistsError):
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+@asynccontextmanager
+async def _one_migrator(url: URL) -> AsyncIterator[None]:
+    """Hold the SQLite database's migration lock (nothing for other databases).
+
+    An flock on its own file: released by the kernel when the holder exits, however it
+    exits, so a killed migrator never leaves it stuck. Taken without blocking, and tried
+    again every LOCK_POLL seconds, so the event loop keeps running and a cancelled wait
+    leaves nothing behind."""
+    database = _sqlite_file(url)
+    if database is None:
+        yield
         return
-    if url.query.get("uri") or url.query.get("mode") == "memory":
-        return
-    with suppress(FileExistsError):
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        fd = os.open(f"{database}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise MigrationError(f"cannot open the database {display_url(url)}: {exc}") from None
+    try:
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    raise
+            if waited <= LOCK_NOTICE < waited + LOCK_POLL:
+                log.info("waiting for another swarmdex process to finish migrating %s",
+                         display_url(url))
+            await asyncio.sleep(LOCK_POLL)
+            waited += LOCK_POLL
+        yield
+    finally:
+        os.close(fd)  # and with it the lock
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -139,24 +193,24 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def upgrade(engine: AsyncEngine) -> None:
-    """Migrate the database to head; nothing happens if it is there already."""
-    async with _connect(engine) as conn:
-        await conn.run_sync(_upgrade)
+async def upgrade(engine: AsyncEngine) -> str | None:
+    """Migrate the database to head; nothing happens if it is there already. Returns the
+    revision it was at (None: a new database), read under the same lock: of processes
+    starting at once, exactly one sees the database new."""
+    async with _one_migrator(engine.url), _connect(engine) as conn:
+        return await conn.run_sync(_upgrade)
 
 
 async def upgrade_url(url: str) -> tuple[str | None, str]:
     """Open the database at `url`, migrate it, close it: (revision before, revision after)."""
     engine = create_engine(url)
     try:
-        before = await current_revision(engine)
-        await upgrade(engine)
-        return before, head_revision()
+        return await upgrade(engine), head_revision()
     finally:
         await engine.dispose()
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection) -> str | None:
     config = alembic_config(connection)
     known = ScriptDirectory.from_config(config)
     sqlite = connection.dialect.name == "sqlite"
@@ -183,6 +237,7 @@ def _upgrade(connection: Connection) -> None:
                 broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                 if broken:
                     raise MigrationError(f"the migration broke foreign keys: {broken[:5]}")
+        return current
     finally:
         if sqlite:
             _sqlite_pragma(connection, "foreign_keys = ON")

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import stat
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from swarmdex.db import engine as engine_module
 from swarmdex.db.migrate import (
     MIGRATIONS,
     MigrationError,
@@ -25,6 +30,7 @@ from swarmdex.db.migrate import (
     upgrade,
     upgrade_url,
 )
+from tests.support.serve import SWARMDEX, clean_env
 
 from .conftest import async_test, open_engine
 
@@ -202,6 +208,41 @@ async def test_two_processes_starting_at_once_migrate_once(url: str) -> None:
         async with second.connect() as conn:
             versions = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
         assert versions == [(head_revision(),)]
+
+
+@async_test
+async def test_a_migration_waits_for_another_however_long_it_takes(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process mid-migration holds the lock far longer than SQLite's busy timeout
+    # (cut to 0.1 s here): this one waits for it, with no "database is locked".
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT_MS", 100)
+    lock = os.open(tmp_path / "swarmdex.db.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        async with open_engine(url, migrated=False) as engine:
+            waiting = asyncio.ensure_future(upgrade(engine))
+            done, _ = await asyncio.wait([waiting], timeout=1.0)  # ten busy timeouts
+            assert not done, "migrated while another process held the lock"
+            os.close(lock)
+            lock = -1
+            assert await waiting is None  # it found the database new
+            assert await current_revision(engine) == head_revision()
+    finally:
+        if lock >= 0:
+            os.close(lock)
+
+
+def test_processes_starting_at_once_migrate_once_each_way(tmp_path: Path) -> None:
+    # Real processes, not two engines in one: `swarmdex db upgrade` four times at once.
+    data = tmp_path / "data"
+    runs = [subprocess.Popen([*SWARMDEX, "db", "upgrade", "--data-dir", str(data)],
+                             env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, stdin=subprocess.DEVNULL) for _ in range(4)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]  # a bound, not a wait
+    assert [run.returncode for run in runs] == [0] * 4, outputs
+    assert sum("migrated from nothing" in out for out in outputs) == 1, outputs
+    assert sum("already at schema revision" in out for out in outputs) == 3, outputs
 
 
 @async_test
