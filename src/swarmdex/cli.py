@@ -49,6 +49,9 @@ def main(ctx: click.Context) -> None:
               help="Hash list for listed mode (default DATA_DIR/allowlist.txt).")
 @click.option("--trusted-proxy", "trusted_proxies", multiple=True,
               help="Reverse proxy address or network whose X-Forwarded-For is believed; repeatable.")
+@click.option("--database-url", help="SQLAlchemy URL (default SQLite in DATA_DIR).")
+@click.option("--peer-store-url",
+              help="memory:// (default) or redis://HOST:PORT/DB, where the tracker keeps peers.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
@@ -67,6 +70,8 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     from swarmdex.db import DatabaseConfigError
     from swarmdex.db.migrate import MigrationError
     from swarmdex.node import serve as run  # the server stack is only needed here
+    from swarmdex.peerstore.base import StoreUnavailable
+    from swarmdex.peerstore.factory import PeerStoreConfigError
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -82,7 +87,8 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     except OSError as exc:  # listening failed: say so plainly, no traceback
         message = exc.strerror or str(exc)
         raise click.ClickException(f"{message}: {exc.filename}" if exc.filename else message) from None
-    except (DatabaseConfigError, MigrationError) as exc:  # no database: say why, no traceback
+    except (DatabaseConfigError, MigrationError, PeerStoreConfigError, StoreUnavailable) as exc:
+        # No database or peer store: say why, no traceback.
         raise click.ClickException(str(exc)) from None
 
 

@@ -14,26 +14,28 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from swarmdex.bootstrap import prepare_database
-from swarmdex.db.engine import create_engine, database_url, session_factory
+from swarmdex.db.engine import create_engine, database_url, session_factory, transaction
+from swarmdex.db.models import utcnow
 from swarmdex.fdlimit import http_limits
 from swarmdex.peerstore.base import Rate
-from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.peerstore.factory import peer_store
 from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
+from swarmdex.runtime.tracker_state import whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
-from swarmdex.sitemode.services import closed_reason
-from swarmdex.takedowns import services as takedowns
-from swarmdex.torrents import services as torrents
-from swarmdex.tracker.control import Closed, attach
+from swarmdex.tracker.control import attach
+from swarmdex.tracker.feed import FeedFollower
+from swarmdex.tracker.feed import prune as prune_feed
 from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTracker
 from swarmdex.tracker.http_server import HttpTrackerServer
 from swarmdex.tracker.inprocess import InProcessControl
@@ -139,11 +141,14 @@ def store_limits(settings: Settings) -> dict[str, Any]:
 class Node:
     def __init__(self, settings: Settings, *, secret: bytes) -> None:
         self.settings = settings
-        self.store = MemoryPeerStore(
+        self.store = peer_store(
+            settings.peer_store_url,
             peer_ttl=settings.effective_peer_ttl,
             max_peers=settings.max_peers,
             max_swarms=settings.max_swarms,
             keep_dormant=settings.tracker_mode == "listed",
+            # Nodes sharing a store take turns at expiry: one pass per interval among them.
+            gc_every=settings.gc_interval / 2,
             **store_limits(settings),
         )
         self.allowlist_file: AllowlistFile | None = None
@@ -176,6 +181,7 @@ class Node:
                                       limits=http_limits(settings))
         self.secret = secret
         self.engine: AsyncEngine | None = None
+        self.feed: FeedFollower | None = None
         self.site: SiteProtocols | None = None
         self.urls: list[str] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -190,21 +196,19 @@ class Node:
         """Open the database, bind every listener, start the site; return the lines to print
         (announce URLs, site URL)."""
         s = self.settings
+        await self.store.open()  # a store that does not answer stops the start here
         # Migrate before anything listens: no request ever meets an older schema.
         s.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(database_url(s.data_dir, s.database_url))
         await prepare_database(self.engine)
         sessions = session_factory(self.engine)
         attach(sessions, self.control)  # domain services' commits reach the tracker
-        async with sessions() as session:
-            # Standing takedowns are refused from the first announce, in either mode.
-            for v1, v2 in await takedowns.standing_hashes(session):
-                self.tracker.taken_down.add(v1, v2)
-            # In listed mode the site's torrents are served from the first announce too;
-            # uploads and deletions keep the list current from here on.
-            if self.listed is not None:
-                for v1, v2 in await torrents.listed_hashes(session):
-                    self.listed.add(v1, v2)
+        # The tracker serves the database's state from the first announce (standing
+        # takedowns, the site's torrents in listed mode, the site mode), then follows the
+        # change feed: changes made here apply at commit as well, changes made by any other
+        # process (a command-line tool, another server on the same database) within a poll.
+        self.feed = FeedFollower(sessions, self.control, partial(whole_state, settings=s))
+        await self.feed.start()
         defaults = s.hosts == Settings.model_fields["hosts"].default
         lines: list[str] = []
         for host in s.hosts:
@@ -236,17 +240,14 @@ class Node:
             base_url=s.base_url or (site_urls[0].rstrip("/") if site_urls else ""),
             announce_urls=s.announce_urls or self.urls,
             counters=self._transport_counters,
+            peers_persist=tuple(self.store.persists),
         )
         self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
         self.http.site = self.site
         self._every(s.gc_interval, self._collect_garbage)
-        # The admin settings (site mode...) kept fresh even without page views: closed mode
-        # refuses every announce, and a `swarmdex site mode` from another process must reach
-        # the tracker too. (The callback holds the port, not ctx: a watcher must not keep
-        # the database alive.)
+        # The admin settings kept fresh even without page views (the site mode reaches the
+        # tracker through the feed).
         await sitecfg.refresh(ctx)
-        control = self.control
-        sitecfg.watch(ctx, lambda config: control.apply(Closed(closed_reason(config))))
         self._every(sitecfg.REFRESH_SECONDS, lambda: sitecfg.current(ctx))
         self._every(PURGE_EVERY, lambda: self._purge(sessions), now=True)
         if self.allowlist_file is not None:
@@ -284,6 +285,9 @@ class Node:
         try:
             done = await purge(sessions, self.settings)
             log.info("purge: %s", "; ".join(done.lines()))
+            async with transaction(sessions) as session:
+                pruned = await prune_feed(session, utcnow())
+            log.info("tracker feed: %d changes older than a day pruned", pruned)
         except Exception:  # retried tomorrow; the site and tracker keep serving
             log.exception("daily purge failed")
 
@@ -305,6 +309,8 @@ class Node:
         await self.http.close()
         if self.site is not None:
             await self.site.close()
+        if self.feed is not None:
+            await self.feed.stop()
         await self.control.close()
         await self.store.close()
         if self.engine is not None:

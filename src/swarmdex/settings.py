@@ -80,6 +80,10 @@ class Settings(BaseSettings):
         None, ge=60, description="Seconds before a silent peer is dropped (default 1.5 x interval)."
     )
     gc_interval: float = Field(30.0, gt=0, description="Seconds between expiry sweeps.")
+    peer_store_url: str = Field(
+        "memory://", description="Where peers live: memory:// (this process) or "
+        "redis://HOST:PORT/DB (shared by every tracker node; ?prefix=NAME: to share a Redis).",
+    )
     max_peers: int = Field(
         4_000_000, ge=1, description="Peers the tracker keeps in memory; past it the least "
         "useful swarms (one peer or none) are evicted, new peers refused only if none is found.",

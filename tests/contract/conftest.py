@@ -5,12 +5,16 @@ A backend factory takes keyword arguments `peer_ttl` and the limits of duty 7 (`
 default) and returns a fresh, empty store, or an awaitable that resolves to one.
 The suite closes every store it makes. To run the suite against another backend, write its
 factory and add it to `BACKENDS`.
+
+The Redis backend runs against a real `redis-server` started once for the session; each
+store gets a key prefix of its own, so stores never see each other's swarms.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import secrets
 from collections.abc import Awaitable, Iterator
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +22,8 @@ import pytest
 
 from swarmdex.peerstore.base import PeerStore
 from swarmdex.peerstore.memory import MemoryPeerStore
+from swarmdex.peerstore.redis import RedisPeerStore
+from tests.support.redis_server import RedisServer, redis_server
 
 T = TypeVar("T")
 
@@ -45,13 +51,28 @@ def memory(*, peer_ttl: float, **limits: Any) -> PeerStore:
     return MemoryPeerStore(peer_ttl=peer_ttl, **limits)
 
 
-BACKENDS: list[StoreFactory] = [memory]
+def on_redis(server: RedisServer) -> StoreFactory:
+    async def redis(*, peer_ttl: float, **limits: Any) -> PeerStore:
+        prefix = f"test-{secrets.token_hex(6)}:"
+        return await RedisPeerStore.connect(server.url, prefix=prefix, peer_ttl=peer_ttl, **limits)
+
+    return redis
 
 
-@pytest.fixture(params=BACKENDS, ids=lambda factory: factory.__name__)
+BACKENDS = ["memory", "redis"]
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> StoreFactory:
-    factory: StoreFactory = request.param
-    return factory
+    if request.param == "redis":
+        return on_redis(request.getfixturevalue("redis"))
+    return memory
 
 
 @pytest.fixture

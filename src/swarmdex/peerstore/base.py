@@ -50,6 +50,9 @@ Duties of every backend
 9. Announce order among returned peers is unspecified but should be random enough that
    every peer of a large swarm gets handed out.
 
+A networked backend raises `StoreUnavailable` from any method when its server does not
+answer, and works again by itself once it does.
+
 All methods are coroutines so that a networked backend fits the same contract; the memory
 backend never suspends in `announce` or `scrape`, and the servers exploit that (see `swarmdex.tracker.eager`).
 """
@@ -62,10 +65,20 @@ from typing import NamedTuple, Protocol
 from swarmdex.protocol.announce import Event, SwarmCounts
 
 
-class StoreFull(Exception):
-    """The store reached a configured limit and refuses a new peer or swarm.
+class StoreRefused(Exception):
+    """The store cannot do what was asked; `reason` is worded for the client (a tracker's
+    `failure reason`)."""
 
-    `reason` is worded for the client (a tracker's `failure reason`)."""
+    reason = "tracker temporarily unavailable"
+
+
+class StoreUnavailable(StoreRefused):
+    """A networked store does not answer (Redis down or unreachable). Nothing was changed
+    that the caller can count on; the next call tries again."""
+
+
+class StoreFull(StoreRefused):
+    """The store reached a configured limit and refuses a new peer or swarm."""
 
     reason = "tracker is at capacity, try again later"
 
@@ -107,6 +120,14 @@ class StoreStats(NamedTuple):
 
 class PeerStore(Protocol):
     peer_ttl: float
+    # What of the store's own configuration writes peers to disk, known after `open`
+    # (a Redis with `save` or `appendonly`); empty when nothing does.
+    persists: list[str]
+
+    async def open(self) -> None:
+        """Connect and check, before the first call; raises StoreUnavailable when a
+        networked store does not answer."""
+        ...
 
     async def announce(
         self,

@@ -257,6 +257,7 @@ class MemoryPeerStore:
         seed: int | None = None,
     ) -> None:
         self.peer_ttl = peer_ttl
+        self.persists: list[str] = []  # nothing here ever reaches a disk
         self.max_peers = max_peers
         self.max_swarms = max_swarms
         self.keep_dormant = keep_dormant
@@ -277,6 +278,9 @@ class MemoryPeerStore:
         self._peers = 0
         self._epoch: float | None = None
         self._rand = random.Random(seed).random
+
+    async def open(self) -> None:
+        pass  # nothing to connect to
 
     def _tick(self, now: float) -> int:
         """`now` as whole seconds since the store's epoch (fits the 30 bits meta allows)."""

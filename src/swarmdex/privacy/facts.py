@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from swarmdex.privacy.addresses import IPV4_PREFIX, IPV6_PREFIX
 from swarmdex.settings import Settings
@@ -30,9 +32,10 @@ def _duration(seconds: int) -> str:
 
 
 def statements(settings: Settings, *, session_lifetime: timedelta,
-               moderation: bool) -> list[Statement]:
+               moderation: bool, peers_persist: Sequence[str] = ()) -> list[Statement]:
     """Every statement of the privacy page, in order. `moderation`: whether reports (and so
-    reporters' contact details) exist in this version."""
+    reporters' contact details) exist in this version. `peers_persist`: what of the peer
+    store's own configuration writes peers to disk (a Redis with `save` or `appendonly`)."""
     out: list[Statement] = []
     if settings.access_log:
         out.append(Statement(
@@ -60,13 +63,21 @@ def statements(settings: Settings, *, session_lifetime: timedelta,
         "from your account page; expired sessions are deleted by the daily purge.",
     ))
     ttl = settings.effective_peer_ttl
-    out.append(Statement(
-        "Tracker",
-        "The tracker keeps the address and port your BitTorrent client announces in memory "
-        f"only, never on disk, and forgets it {_duration(ttl)} after your client's last "
-        f"announce (about 1.5 announce intervals of {_duration(settings.interval)}), or when "
-        "the server stops.",
-    ))
+    forget = (f"forgets it {_duration(ttl)} after your client's last announce (about 1.5 "
+              f"announce intervals of {_duration(settings.interval)})")
+    if urlsplit(settings.peer_store_url).scheme.lower() == "memory":
+        tracker = ("The tracker keeps the address and port your BitTorrent client announces in "
+                   f"memory only, never on disk, and {forget}, or when the server stops.")
+    elif not peers_persist:
+        tracker = ("The tracker keeps the address and port your BitTorrent client announces in "
+                   "the memory of a Redis server that its nodes share, set up to write nothing "
+                   f"to disk, and {forget}.")
+    else:
+        tracker = ("The tracker keeps the address and port your BitTorrent client announces in "
+                   f"a Redis server that its nodes share, and {forget}. That Redis server is "
+                   f"set up to save what it holds to disk ({', '.join(peers_persist)}), so "
+                   "addresses may stay in its files for a while after that.")
+    out.append(Statement("Tracker", tracker))
     if moderation:
         out.append(Statement(
             "Reports",

@@ -29,6 +29,8 @@ from typing import Final, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.protocol.announce import SwarmCounts
+from swarmdex.tracker.changes import Change, Closed, Listed, Restored, TakenDown, Withdrawn
+from swarmdex.tracker.models import to_row
 
 __all__ = [
     "Change",
@@ -38,55 +40,13 @@ __all__ = [
     "TakenDown",
     "TrackerControl",
     "TrackerStatistics",
+    "TrackerUnavailable",
     "Withdrawn",
     "attach",
     "tell",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """A torrent is on the site (uploaded, unhidden): in listed mode the tracker serves it."""
-
-    v1: bytes | None
-    v2: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Withdrawn:
-    """A torrent left the site (deleted, hidden): refuse it and forget its peers, unless the
-    tracker serves it for another reason (open mode, the operator's allowlist file)."""
-
-    v1: bytes | None
-    v2: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class TakenDown:
-    """A torrent removed following a legal notice: refused in every mode, peers forgotten."""
-
-    v1: bytes | None
-    v2: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Restored:
-    """A takedown was lifted. `listed`: the torrent is on the site again, so serve it."""
-
-    v1: bytes | None
-    v2: bytes | None
-    listed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Closed:
-    """The site's closed mode: while `reason` is set every announce and scrape is refused
-    with it as the `failure reason`; None serves again."""
-
-    reason: str | None
-
-
-Change = Listed | Withdrawn | TakenDown | Restored | Closed
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,14 +60,23 @@ class TrackerStatistics:
     refused: int = 0
 
 
+class TrackerUnavailable(Exception):
+    """The tracker cannot answer a read now (its shared peer store does not answer). Pages
+    answer 503 and try again on the next request."""
+
+
 class TrackerControl(Protocol):
     def record(self, session: AsyncSession, change: Change) -> None:
         """Make `change` reach the tracker once `session`'s transaction commits (duty 1)."""
         ...
 
-    async def scrape(self, swarm_keys: Sequence[bytes], now: float) -> list[SwarmCounts]: ...
+    async def scrape(self, swarm_keys: Sequence[bytes], now: float) -> list[SwarmCounts]:
+        """Counts per swarm key; raises TrackerUnavailable when they cannot be read now."""
+        ...
 
-    async def statistics(self) -> TrackerStatistics: ...
+    async def statistics(self) -> TrackerStatistics:
+        """Whole-tracker figures; raises TrackerUnavailable when they cannot be read now."""
+        ...
 
 
 # session.info key under which a session factory carries its tracker port.
@@ -122,9 +91,13 @@ def attach(sessions: async_sessionmaker[AsyncSession], control: TrackerControl) 
 def tell(session: AsyncSession, change: Change) -> None:
     """Record `change` for the tracker, to reach it once `session` commits.
 
-    A session without a tracker port (a command-line tool, a test of the service alone)
-    has nobody to tell: the change is only in the database, as it always is.
+    The change is written to the change feed in `session`'s transaction whatever the
+    process: every tracker node follows the feed, so a change made anywhere (a web worker,
+    a command-line tool) reaches them all, and a rollback takes it back with the rest. A
+    port attached to the session (`attach`) also learns of it at commit, so a tracker in
+    this very process applies it at once.
     """
+    session.add(to_row(change))
     control: TrackerControl | None = session.info.get(_CONTROL)
     if control is not None:
         control.record(session, change)

@@ -9,13 +9,14 @@ Reads go straight to the peer store and the tracker's counters.
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.db.hooks import after_commit
+from swarmdex.peerstore.base import StoreRefused
 from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.tracker.control import (
     Change,
@@ -24,6 +25,7 @@ from swarmdex.tracker.control import (
     Restored,
     TakenDown,
     TrackerStatistics,
+    TrackerUnavailable,
     Withdrawn,
 )
 from swarmdex.tracker.eager import TaskSet, resume
@@ -79,6 +81,36 @@ class InProcessControl:
             case Closed(reason):
                 tracker.closed = reason
 
+    def replace_all(self, state: Iterable[Change]) -> None:
+        """Serve exactly `state` (the whole of it, as a node starting or catching up loads it:
+        Listed and TakenDown per torrent, one Closed), dropping the peers of every swarm it no
+        longer serves. All of it runs without a pause, so no announce sees half of it."""
+        tracker, listed = self.tracker, self.listed
+        fresh_listed = ListedTorrents() if listed is not None else None
+        fresh_taken: set[bytes] = set()  # announced hashes, as TakenDown keeps them
+        closed: str | None = None
+        for change in state:
+            match change:
+                case Listed(v1, v2):
+                    if fresh_listed is not None:
+                        fresh_listed.add(v1, v2)
+                case TakenDown(v1, v2):
+                    fresh_taken.update(_announced(v1, v2))
+                case Closed(reason):
+                    closed = reason
+                case _:
+                    raise ValueError(f"not part of a whole state: {change!r}")
+        gone = fresh_taken - tracker.taken_down.hashes
+        if listed is not None and fresh_listed is not None:
+            gone |= {key for key in listed.replace(fresh_listed)
+                     if tracker.allowlist.resolve(key) is None}
+        taken = tracker.taken_down.hashes  # changed in place: the tracker holds this set
+        taken.intersection_update(fresh_taken)
+        taken.update(fresh_taken)
+        tracker.closed = closed
+        for key in sorted(gone):
+            self._forget(key)
+
     def _forget(self, swarm_key: bytes) -> None:
         """Drop a swarm's peers: at once with the memory store (it never waits), else in a
         task. Either way the tracker already refuses the torrent."""
@@ -99,10 +131,16 @@ class InProcessControl:
     # ------------------------------------------------------------------ what the site reads
 
     async def scrape(self, swarm_keys: Sequence[bytes], now: float) -> list[SwarmCounts]:
-        return await self.tracker.store.scrape(swarm_keys, now)
+        try:
+            return await self.tracker.store.scrape(swarm_keys, now)
+        except StoreRefused as exc:
+            raise TrackerUnavailable(exc.reason) from None
 
     async def statistics(self) -> TrackerStatistics:
-        swarms, peers = await self.tracker.store.totals()
+        try:
+            swarms, peers = await self.tracker.store.totals()
+        except StoreRefused as exc:
+            raise TrackerUnavailable(exc.reason) from None
         counters = self.tracker.counters
         return TrackerStatistics(swarms, peers, counters.announces, counters.scrapes,
                                  counters.refused)

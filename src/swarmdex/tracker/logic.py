@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from swarmdex.peerstore.base import PeerStore, StoreFull
+from swarmdex.peerstore.base import PeerStore, StoreFull, StoreRefused
 from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.hooks import Allowlist, TakenDown
@@ -102,7 +102,7 @@ class Tracker:
                 other_family=other_family,
                 now=self.clock(),
             )
-        except StoreFull as exc:
+        except StoreRefused as exc:
             self.counters.refused += 1
             raise ProtocolError(exc.reason) from None
         self.counters.announces += 1
@@ -130,7 +130,10 @@ class Tracker:
         known = [(i, key) for i, h in enumerate(info_hashes)
                  if h not in taken_down and (key := resolve(h)) is not None]
         if known:
-            counts = await self.store.scrape([key for _, key in known], self.clock())
+            try:
+                counts = await self.store.scrape([key for _, key in known], self.clock())
+            except StoreRefused as exc:
+                raise ProtocolError(exc.reason) from None
             for (i, _), c in zip(known, counts, strict=True):
                 out[i] = c
         return out

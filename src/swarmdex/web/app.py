@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swarmdex import __version__
+from swarmdex.tracker.control import TrackerUnavailable
 from swarmdex.web.accesslog import AccessLogWriter
 from swarmdex.web.allow import AllowedMethods
 from swarmdex.web.api import docs as api_docs
@@ -91,6 +92,17 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
                                 headers=getattr(exc, "headers", None))
         return render(request, "error.html", status_code=exc.status_code,
                       status=exc.status_code, message=_message(exc))
+
+    @app.exception_handler(TrackerUnavailable)
+    async def tracker_unavailable(request: Request, exc: TrackerUnavailable) -> Response:
+        # The shared peer store does not answer: say so, and let the next request retry.
+        message = "Live swarm counts cannot be read right now. Try again in a moment."
+        headers = {"retry-after": "10"}
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=503, headers=headers)
+        response = render(request, "error.html", status_code=503, status=503, message=message)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

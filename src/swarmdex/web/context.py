@@ -28,6 +28,8 @@ class SiteContext:
     started: float = field(default_factory=time.time)
     # Transport counters (UDP packets, HTTP connections...) for /stats.json.
     counters: Callable[[], dict[str, int]] = dict
+    # What of the peer store's configuration writes peers to disk (for /privacy).
+    peers_persist: tuple[str, ...] = ()
 
 
 def context(request: Request) -> SiteContext:

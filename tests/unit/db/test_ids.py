@@ -136,8 +136,12 @@ async def test_the_migration_keeps_every_row_and_never_reuses_their_ids(url: str
         async with engine.begin() as conn:
             assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar() \
                 == head_revision()
-            assert await conn.run_sync(_contents) == before
-            assert await conn.run_sync(_indexes_and_triggers) == schema
+            after = await conn.run_sync(_contents)
+            assert {name: after[name] for name in before} == before
+            # Tables that later migrations add are not this migration's business.
+            added = tuple(f"ix_{name}_" for name in set(after) - set(before))
+            assert [entry for entry in await conn.run_sync(_indexes_and_triggers)
+                    if not entry[1].startswith(added)] == schema
             assert (await conn.exec_driver_sql("PRAGMA integrity_check")).scalars().all() == ["ok"]
             assert (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all() == []
             assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
@@ -189,8 +193,12 @@ async def test_downgrading_keeps_every_row(url: str) -> None:
         await upgrade(engine)
         async with engine.connect() as conn:
             await conn.run_sync(_downgrade)
-            assert await conn.run_sync(_contents) == before
-            assert await conn.run_sync(_indexes_and_triggers) == schema
+            after = await conn.run_sync(_contents)
+            assert {name: after[name] for name in before} == before
+            # Tables that later migrations add are not this migration's business.
+            added = tuple(f"ix_{name}_" for name in set(after) - set(before))
+            assert [entry for entry in await conn.run_sync(_indexes_and_triggers)
+                    if not entry[1].startswith(added)] == schema
             after = dict((await conn.exec_driver_sql(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
             for name, sql in tables:

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from swarmdex.bootstrap import prepare_database
 from swarmdex.db import create_engine, database_url, session_factory, transaction
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.protocol.announce import SwarmCounts
@@ -30,6 +32,7 @@ from swarmdex.tracker.control import (
 from swarmdex.tracker.hooks import ListedTorrents
 from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import TAKEN_DOWN, UNREGISTERED, Tracker
+from swarmdex.tracker.models import TrackerChange
 from tests.support.aio import async_test
 
 from .test_logic import IP_B, announce, make, now, request
@@ -51,6 +54,7 @@ async def port(tmp_path: Path, mode: str = "listed") -> AsyncIterator[
     control = InProcessControl(tracker, listed)
     engine = create_engine(database_url(tmp_path, None))
     try:
+        await prepare_database(engine)  # `tell` writes the change feed
         sessions = session_factory(engine)
         attach(sessions, control)
         yield sessions, control, tracker
@@ -152,14 +156,41 @@ async def test_changes_of_one_transaction_apply_in_order(tmp_path: Path) -> None
 
 
 @async_test
-async def test_a_session_without_a_port_tells_nobody(tmp_path: Path) -> None:
+async def test_a_session_without_a_port_only_writes_the_feed(tmp_path: Path) -> None:
     async with port(tmp_path) as (_, _, tracker):
         engine = create_engine(database_url(tmp_path, None))
         try:
             await commit(session_factory(engine), Listed(V1, None))
+            async with session_factory(engine)() as session:
+                rows = (await session.scalars(select(TrackerChange))).all()
         finally:
             await engine.dispose()
+        # No tracker in this process learns of it; the nodes following the feed will.
         assert refusal(tracker, V1) == UNREGISTERED
+        assert [(row.kind, row.info_hash_v1) for row in rows] == [("listed", V1)]
+
+
+@async_test
+async def test_replacing_the_whole_state_drops_only_the_swarms_no_longer_served(
+    tmp_path: Path,
+) -> None:
+    v3, v4 = b"\x55" * 20, b"\x66" * 20
+    async with port(tmp_path) as (sessions, control, tracker):
+        await commit(sessions, Listed(V1, V2), Listed(v3, None), TakenDown(v4, None))
+        for h in (V1, v3):
+            announce(tracker, request(h))
+        control.replace_all([Listed(V1, V2), Listed(v4, None), TakenDown(v3, None),
+                             Closed("moving house")])
+        assert tracker.closed == "moving house"
+        tracker.closed = None
+        assert peers_of(tracker, V1) == 1  # still on the site: its peers stay
+        assert peers_of(tracker, v3) == 0 and refusal(tracker, v3) == TAKEN_DOWN
+        announce(tracker, request(v4))  # the takedown was lifted meanwhile
+        control.replace_all([Closed(None)])
+        assert refusal(tracker, V1) == refusal(tracker, V2[:20]) == UNREGISTERED
+        assert peers_of(tracker, V1) == peers_of(tracker, v4) == 0
+        with pytest.raises(ValueError, match="not part of a whole state"):
+            control.replace_all([Withdrawn(V1, None)])
 
 
 @async_test

@@ -31,7 +31,7 @@ FormText = Annotated[str, Form()]
 @router.get("/privacy", response_class=HTMLResponse)
 async def privacy(request: Request, ctx: Ctx) -> HTMLResponse:
     facts = statements(ctx.settings, session_lifetime=SESSION_LIFETIME,
-                       moderation=moderation_available())
+                       moderation=moderation_available(), peers_persist=ctx.peers_persist)
     return render(request, "privacy/page.html", facts=facts)
 
 
