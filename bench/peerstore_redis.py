@@ -30,12 +30,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.redis_server import redis_server  # noqa: E402
+from tests.support.redis_server import redis_server
 
-from swarmdex.node import store_limits  # noqa: E402
-from swarmdex.peerstore.redis import RedisPeerStore  # noqa: E402
-from swarmdex.protocol.announce import Event  # noqa: E402
-from swarmdex.settings import Settings  # noqa: E402
+from swarmdex.node import store_limits
+from swarmdex.peerstore.redis import RedisPeerStore
+from swarmdex.protocol.announce import Event
+from swarmdex.settings import Settings
 
 T0 = 1_750_000_000.0
 

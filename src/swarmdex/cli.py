@@ -7,7 +7,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 
@@ -35,28 +35,62 @@ def main(ctx: click.Context) -> None:
         ctx.invoke(serve)
 
 
+def _process_options(work: Callable[..., None]) -> Callable[..., None]:
+    """The options of every command that runs a server process (serve, web, tracker)."""
+    options = [
+        _DATA_DIR,
+        click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
+                     help="TOML settings file (default DATA_DIR/swarmdex.toml if present)."),
+        click.option("--host", "hosts", multiple=True,
+                     help="Listen address; repeat for several (default 0.0.0.0 and ::)."),
+        click.option("--port", type=int,
+                     help="HTTP port for the site and HTTP tracker (default 8080; 0 picks one)."),
+        click.option("--udp-port", type=int, help="UDP tracker port (default 6969; 0 picks one)."),
+        click.option("--tracker-mode", type=click.Choice(["open", "listed"]),
+                     help="open: any torrent; listed: only those in the allowlist."),
+        click.option("--allowlist", type=click.Path(path_type=Path, dir_okay=False),
+                     help="Hash list for listed mode (default DATA_DIR/allowlist.txt)."),
+        click.option("--trusted-proxy", "trusted_proxies", multiple=True,
+                     help="Reverse proxy address or network whose X-Forwarded-For is believed; "
+                          "repeatable."),
+        click.option("--database-url", help="SQLAlchemy URL (default SQLite in DATA_DIR)."),
+        click.option("--peer-store-url",
+                     help="memory:// (default) or redis://HOST:PORT/DB, where the tracker keeps "
+                          "peers."),
+        click.option("--log-level", default="info", show_default=True,
+                     type=click.Choice(["debug", "info", "warning", "error"])),
+    ]
+    for option in reversed(options):
+        work = option(work)
+    return work
+
+
 @main.command()
-@_DATA_DIR
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False),
-              help="TOML settings file (default DATA_DIR/swarmdex.toml if present).")
-@click.option("--host", "hosts", multiple=True,
-              help="Listen address; repeat for several (default 0.0.0.0 and ::).")
-@click.option("--port", type=int, help="HTTP port for the site and HTTP tracker (default 8080; 0 picks one).")
-@click.option("--udp-port", type=int, help="UDP tracker port (default 6969; 0 picks one).")
-@click.option("--tracker-mode", type=click.Choice(["open", "listed"]),
-              help="open: any torrent; listed: only those in the allowlist.")
-@click.option("--allowlist", type=click.Path(path_type=Path, dir_okay=False),
-              help="Hash list for listed mode (default DATA_DIR/allowlist.txt).")
-@click.option("--trusted-proxy", "trusted_proxies", multiple=True,
-              help="Reverse proxy address or network whose X-Forwarded-For is believed; repeatable.")
-@click.option("--database-url", help="SQLAlchemy URL (default SQLite in DATA_DIR).")
-@click.option("--peer-store-url",
-              help="memory:// (default) or redis://HOST:PORT/DB, where the tracker keeps peers.")
-@click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
-          trusted_proxies: tuple[str, ...], **flags: Any) -> None:
-    """Start the site and the HTTP and UDP tracker."""
+@_process_options
+def serve(**options: Any) -> None:
+    """Start the site and the HTTP and UDP tracker in one process."""
+    _run_process("serve", **options)
+
+
+@main.command()
+@_process_options
+def web(**options: Any) -> None:
+    """Start the site, JSON API and feeds only (no tracker): one of the web processes of a
+    deployment whose tracker nodes share a database and a Redis peer store with it."""
+    _run_process("web", **options)
+
+
+@main.command()
+@_process_options
+def tracker(**options: Any) -> None:
+    """Start the UDP and HTTP tracker only (no site): one tracker node. It follows the
+    site's database (the change feed); with --tracker-mode open and the memory store it is a
+    stand-alone tracker."""
+    _run_process("tracker", **options)
+
+
+def _run_process(role: Literal["serve", "web", "tracker"], *, config: Path | None, log_level: str, hosts: tuple[str, ...],
+                 trusted_proxies: tuple[str, ...], **flags: Any) -> None:
     settings = _settings(
         config,
         hosts=list(hosts) or None,
@@ -83,7 +117,7 @@ def serve(config: Path | None, log_level: str, hosts: tuple[str, ...],
     else:
         runner = uvloop.run
     try:
-        runner(run(settings, announce=say))
+        runner(run(settings, announce=say, role=role))
     except OSError as exc:  # listening failed: say so plainly, no traceback
         message = exc.strerror or str(exc)
         raise click.ClickException(f"{message}: {exc.filename}" if exc.filename else message) from None

@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -34,10 +35,10 @@ from swarmdex.runtime.tracker_state import whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.tracker.control import attach
-from swarmdex.tracker.feed import FeedFollower
+from swarmdex.tracker.feed import FeedControl, FeedFollower
 from swarmdex.tracker.feed import prune as prune_feed
 from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTracker
-from swarmdex.tracker.http_server import HttpTrackerServer
+from swarmdex.tracker.http_server import HttpTrackerServer, not_found
 from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker, TrackerPolicy
 from swarmdex.tracker.udp_server import UdpTrackerServer
@@ -138,9 +139,29 @@ def store_limits(settings: Settings) -> dict[str, Any]:
     }
 
 
+Role = Literal["serve", "web", "tracker"]
+# What a web process answers BitTorrent clients: its port serves the site only.
+WEB_ONLY = "this address serves the site; announce to the tracker's own addresses"
+# What a tracker node answers browsers.
+TRACKER_ONLY = b"swarmdex tracker: this address answers /announce and /scrape only\n"
+
+
+def tracker_only(method: bytes, path: bytes, query: bytes) -> tuple[int, bytes, bytes, bytes]:
+    return 404, b"text/plain; charset=utf-8", TRACKER_ONLY, b""
+
+
 class Node:
-    def __init__(self, settings: Settings, *, secret: bytes) -> None:
+    """One swarmdex process in one of three roles:
+
+    serve    the site and the tracker together (the embedded default);
+    tracker  UDP and HTTP announces and scrapes only, following the change feed;
+    web      the site, JSON API and feeds only, reading swarm counts from the shared peer
+             store; BitTorrent clients that announce to it are told to go elsewhere.
+    """
+
+    def __init__(self, settings: Settings, *, secret: bytes, role: Role = "serve") -> None:
         self.settings = settings
+        self.role = role
         self.store = peer_store(
             settings.peer_store_url,
             peer_ttl=settings.effective_peer_ttl,
@@ -172,13 +193,20 @@ class Node:
             numwant_max=settings.numwant_max,
         )
         self.tracker = Tracker(self.store, allowlist, policy)
-        # The site drives the tracker through this port only (swarmdex.tracker.control).
-        self.control = InProcessControl(self.tracker, self.listed)
+        # The site drives the tracker through this port only (swarmdex.tracker.control): in
+        # this process's memory, or (web) through the change feed the tracker nodes follow.
+        self.control: InProcessControl | FeedControl
+        if role == "web":
+            self.control = FeedControl(self.store)
+            self.tracker.closed = WEB_ONLY  # the gate every announce and scrape meets first
+        else:
+            self.control = InProcessControl(self.tracker, self.listed)
         self.udp = UdpTrackerServer(
             self.tracker, ConnectionIds(secret, lifetime=settings.connection_id_lifetime)
         )
         self.http = HttpTrackerServer(self.tracker, proxies=TrustedProxies(settings.trusted_proxies),
-                                      limits=http_limits(settings))
+                                      limits=http_limits(settings),
+                                      pages=tracker_only if role == "tracker" else not_found)
         self.secret = secret
         self.engine: AsyncEngine | None = None
         self.feed: FeedFollower | None = None
@@ -203,18 +231,27 @@ class Node:
         await prepare_database(self.engine)
         sessions = session_factory(self.engine)
         attach(sessions, self.control)  # domain services' commits reach the tracker
-        # The tracker serves the database's state from the first announce (standing
-        # takedowns, the site's torrents in listed mode, the site mode), then follows the
-        # change feed: changes made here apply at commit as well, changes made by any other
-        # process (a command-line tool, another server on the same database) within a poll.
-        self.feed = FeedFollower(sessions, self.control, partial(whole_state, settings=s))
-        await self.feed.start()
+        if isinstance(self.control, InProcessControl):
+            # The tracker serves the database's state from the first announce (standing
+            # takedowns, the site's torrents in listed mode, the site mode), then follows
+            # the change feed: changes made here apply at commit as well, changes made by
+            # any other process (a web process, a command-line tool) within a poll.
+            self.feed = FeedFollower(sessions, self.control, partial(whole_state, settings=s))
+            await self.feed.start()
+        else:
+            if urlsplit(s.peer_store_url).scheme == "memory":
+                log.warning("a web process with peer_store_url = memory:// shows no live "
+                            "counts: give it the tracker nodes' peer store URL")
+            if not s.announce_urls:
+                log.warning("a web process without announce_urls writes no tracker into "
+                            "downloads and magnets: set it to the tracker nodes' URLs")
         defaults = s.hosts == Settings.model_fields["hosts"].default
         lines: list[str] = []
         for host in s.hosts:
             try:
                 http_host, http_port = await self.http.listen(host, s.port)
-                udp_host, udp_port = self.udp.listen(host, s.udp_port)
+                udp_host, udp_port = (self.udp.listen(host, s.udp_port) if self.role != "web"
+                                      else (http_host, 0))
             except OSError as exc:
                 # A machine without IPv6 should still start on the default hosts.
                 if defaults and ":" in host and exc.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL):
@@ -225,33 +262,43 @@ class Node:
                 ) from None
             shown = shown_host(http_host, s.public_host)
             shown_udp = shown_host(udp_host, s.public_host)
-            for line in (f"site http://{shown}:{http_port}/",
-                         f"tracker http://{shown}:{http_port}/announce",
-                         f"tracker udp://{shown_udp}:{udp_port}/announce"):
+            shown_lines = {
+                "serve": (f"site http://{shown}:{http_port}/",
+                          f"tracker http://{shown}:{http_port}/announce",
+                          f"tracker udp://{shown_udp}:{udp_port}/announce"),
+                "web": (f"site http://{shown}:{http_port}/",),
+                "tracker": (f"tracker http://{shown}:{http_port}/announce",
+                            f"tracker udp://{shown_udp}:{udp_port}/announce"),
+            }[self.role]
+            for line in shown_lines:
                 if line not in lines:  # 0.0.0.0 and :: both named by the machine's name
                     lines.append(line)
         self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
         site_urls = [line.split(" ", 1)[1] for line in lines if line.startswith("site ")]
+        if self.role != "web":
+            self._every(s.gc_interval, self._collect_garbage)
+            if self.allowlist_file is not None:
+                self._every(ALLOWLIST_POLL, self._watch_allowlist)
+        if self.role == "tracker":
+            return lines
         ctx = SiteContext(
             settings=s,
             db=sessions,
             tracker=self.control,
             secret=self.secret,
             base_url=s.base_url or (site_urls[0].rstrip("/") if site_urls else ""),
+            # A web process names the tracker nodes only if told (announce_urls).
             announce_urls=s.announce_urls or self.urls,
             counters=self._transport_counters,
             peers_persist=tuple(self.store.persists),
         )
         self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
         self.http.site = self.site
-        self._every(s.gc_interval, self._collect_garbage)
         # The admin settings kept fresh even without page views (the site mode reaches the
         # tracker through the feed).
         await sitecfg.refresh(ctx)
         self._every(sitecfg.REFRESH_SECONDS, lambda: sitecfg.current(ctx))
         self._every(PURGE_EVERY, lambda: self._purge(sessions), now=True)
-        if self.allowlist_file is not None:
-            self._every(ALLOWLIST_POLL, self._watch_allowlist)
         return lines
 
     def _every(self, seconds: float, work: Callable[[], Awaitable[object]], *,
@@ -317,10 +364,11 @@ class Node:
             await self.engine.dispose()
 
 
-async def serve(settings: Settings, *, announce: Callable[[str], None] = print) -> None:
+async def serve(settings: Settings, *, announce: Callable[[str], None] = print,
+                role: Role = "serve") -> None:
     """Run until SIGINT or SIGTERM. `announce` receives the start-up lines."""
     secret = prepare_data_dir(settings.data_dir)
-    node = Node(settings, secret=secret)
+    node = Node(settings, secret=secret, role=role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -328,7 +376,7 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = print) 
     try:
         for line in await node.start():
             announce(f"swarmdex: {line}")
-        if settings.tracker_mode == "listed":
+        if settings.tracker_mode == "listed" and role != "web":
             announce(f"swarmdex: listed mode, allowlist {settings.allowlist_path}")
         announce("swarmdex: ready")
         await stop.wait()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from swarmdex.bittorrent.metainfo import parse_torrent
 from swarmdex.tracker.logic import UNREGISTERED
 from tests.support.serve import Serve
@@ -19,15 +17,6 @@ from .wire import http_announce, run
 PORTS = ("--port", "0", "--udp-port", "0")
 
 
-def _upload(site: RunningSite, token: str, metainfo: bytes) -> str:
-    answer = httpx.post(site.url("/api/v1/torrents"), headers={"Authorization": f"Bearer {token}"},
-                        data={"category": "linux"},
-                        files={"file": ("t.torrent", metainfo, "application/x-bittorrent")},
-                        timeout=30)
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["info_hash"])
-
-
 def test_site_torrents_are_served_after_a_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     kept = build_torrent(tmp_path / "kept", {"kept/a.bin": 30_000}, "hybrid")
@@ -36,17 +25,8 @@ def test_site_torrents_are_served_after_a_restart(tmp_path: Path) -> None:
         site = RunningSite(server, data_dir)
         uploader = site.create_user("uploader")
         token = site.create_token(uploader)
-        _upload(site, token, kept)
-        gone_hash = _upload(site, token, gone)
-        with httpx.Client(base_url=site.base_url, timeout=10) as client:
-            client.get("/login")
-            logged = client.post("/login", data={"csrf_token": client.cookies["sdx_csrf"],
-                                                 "name": uploader.name,
-                                                 "password": uploader.password, "next": "/"})
-            assert logged.status_code == 303
-            deleted = client.post(f"/t/{gone_hash}/delete",
-                                  data={"csrf_token": client.cookies["sdx_csrf"]})
-            assert deleted.status_code == 200
+        site.upload(token, kept)
+        site.delete(uploader, site.upload(token, gone))
         server.stop()
 
     meta, gone_meta = parse_torrent(kept), parse_torrent(gone)

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 SWARMDEX = (sys.executable, "-m", "swarmdex")
 READY = "swarmdex: ready"
 TRACKER = "swarmdex: tracker "
+SITE = "swarmdex: site "
 TRANSPORTS = ("http", "udp")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
@@ -94,9 +95,14 @@ class Serve:
             if line.startswith(TRACKER):
                 url = line.removeprefix(TRACKER).strip()
                 self.urls[urlsplit(url).scheme] = url
+            elif line.startswith(SITE):
+                self.urls.setdefault("site", line.removeprefix(SITE).strip())
             elif line == READY:
-                if not set(TRANSPORTS) <= self.urls.keys():
-                    raise AssertionError(f"ready without both tracker URLs\n{self.describe()}")
+                # A web process has a site and no tracker; the others have both trackers.
+                web = self.argv[len(SWARMDEX):len(SWARMDEX) + 1] == ["web"]
+                wanted = {"site"} if web else set(TRANSPORTS)
+                if not wanted <= self.urls.keys():
+                    raise AssertionError(f"ready without its URLs {sorted(wanted)}\n{self.describe()}")
                 return self
 
     def wait_for_output(self, text: str, timeout: float = 10.0) -> str:
@@ -124,7 +130,8 @@ class Serve:
         self.kill()
 
     def url(self, transport: str) -> str:
-        """The announce URL of the `transport` ("http" or "udp") tracker."""
+        """The announce URL of the `transport` ("http" or "udp") tracker, or the site's
+        URL ("site")."""
         return self.urls[transport]
 
     def address(self, transport: str) -> tuple[str, int]:
@@ -134,7 +141,8 @@ class Serve:
 
     @property
     def http(self) -> tuple[str, int]:
-        return self.address("http")
+        """The HTTP port (site and HTTP tracker, or either alone)."""
+        return self.address("http" if "http" in self.urls else "site")
 
     @property
     def udp(self) -> tuple[str, int]:

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from .serve import Serve, swarmdex
 
 CLI_TIMEOUT = 30
@@ -53,3 +55,24 @@ class RunningSite:
         lines = done.stdout.strip().splitlines()
         assert lines, f"token create printed nothing:\n{done.stderr}"
         return lines[-1].strip()
+
+    def upload(self, token: str, metainfo: bytes, category: str = "linux") -> str:
+        """Upload through the JSON API; the new torrent's info hash."""
+        answer = httpx.post(self.url("/api/v1/torrents"), headers={"Authorization": f"Bearer {token}"},
+                            data={"category": category},
+                            files={"file": ("t.torrent", metainfo, "application/x-bittorrent")},
+                            timeout=30)
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["info_hash"])
+
+    def delete(self, account: Account, info_hash: str) -> None:
+        """Delete a torrent as `account` does on its page (log in, then the delete form)."""
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            client.get("/login")
+            logged = client.post("/login", data={"csrf_token": client.cookies["sdx_csrf"],
+                                                 "name": account.name,
+                                                 "password": account.password, "next": "/"})
+            assert logged.status_code == 303
+            deleted = client.post(f"/t/{info_hash}/delete",
+                                  data={"csrf_token": client.cookies["sdx_csrf"]})
+            assert deleted.status_code == 200

@@ -78,6 +78,9 @@ class FeedControl:
             raise TrackerUnavailable(exc.reason) from None
         return TrackerStatistics(torrents_active=swarms, peers=peers)
 
+    async def close(self) -> None:
+        pass  # the store is closed by whoever opened it
+
 
 class Applier(Protocol):
     """What a follower drives: the tracker's own state (`InProcessControl` has both)."""

@@ -1,0 +1,103 @@
+"""A split deployment with real processes: one `swarmdex web` and two `swarmdex tracker`
+nodes on one database and one Redis. Peers announced to one node are handed out by the other;
+what the site changes reaches both nodes through the change feed; the torrent page shows live
+counts from Redis; a node killed with SIGKILL catches up when it comes back."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from swarmdex.bittorrent.metainfo import parse_torrent
+from swarmdex.node import TRACKER_ONLY, WEB_ONLY
+from swarmdex.tracker.logic import UNREGISTERED
+from tests.support.redis_server import RedisServer, redis_server
+from tests.support.serve import Serve
+from tests.support.site import RunningSite
+from tests.unit.torrents.support import build_torrent
+
+from .wire import http_announce, http_get, run, split_peers, udp_clients
+
+FLAGS = ("--port", "0", "--udp-port", "0")
+FEED_WAIT = 10.0  # seconds a change may take to reach a node on a loaded machine (poll: 0.25)
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+def wait_until(check: object, what: str) -> None:
+    deadline = time.monotonic() + FEED_WAIT
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {FEED_WAIT} s")
+        time.sleep(0.05)
+
+
+def refusal(node: Serve, info_hash: bytes, port: int = 6881) -> str | None:
+    answer = run(http_announce(node.http, info_hash, port=port))
+    reason = answer.get(b"failure reason")
+    return None if reason is None else reason.decode()
+
+
+def test_web_and_two_tracker_nodes_share_peers_and_changes(
+    tmp_path: Path, redis: RedisServer,
+) -> None:
+    data = tmp_path / "data"
+    store = ("--peer-store-url", f"{redis.url}?prefix=roles:")
+    first = build_torrent(tmp_path / "a", {"a/one.bin": 40_000}, "hybrid")
+    second = build_torrent(tmp_path / "b", {"b/two.bin": 40_000}, "v1")
+    meta, meta2 = parse_torrent(first), parse_torrent(second)
+    assert meta.info_hash_v1 and meta2.info_hash_v1
+    h, h2 = meta.info_hash_v1, meta2.info_hash_v1
+
+    with Serve(data, *FLAGS, *store, command=("web",)) as web, \
+            Serve(data, *FLAGS, *store, command=("tracker",)) as node_a, \
+            Serve(data, *FLAGS, *store, command=("tracker",)) as node_b:
+        site = RunningSite(web, data)
+        uploader = site.create_user("uploader")
+        token = site.create_token(uploader)
+        info_hash = site.upload(token, first)
+        wait_until(lambda: refusal(node_a, h) is None and refusal(node_b, h) is None,
+                   "an upload announceable on both nodes")
+
+        async def swap() -> None:
+            async with udp_clients(node_a.udp) as (client,):
+                await client.announce_ok(h, port=7001, left=0)
+            answer = await http_announce(node_b.http, h, port=7002)
+            assert ("127.0.0.1", 7001) in split_peers(answer[b"peers"], 6), answer
+            async with udp_clients(node_a.udp) as (client,):
+                back = await client.announce_ok(h, port=7003)
+            assert {("127.0.0.1", 7001), ("127.0.0.1", 7002)} <= set(split_peers(back.peers, 6))
+
+        run(swap())
+        page = httpx.get(site.url(f"/t/{info_hash}"), timeout=10).text
+        seeders = re.search(r'class="seeders">([\d,]+)<', page)
+        leechers = re.search(r'class="leechers">([\d,]+)<', page)
+        assert seeders and leechers and (seeders[1], int(leechers[1]) >= 2) == ("1", True), page
+
+        # The web process is no tracker, and a tracker node is no site: both say so plainly.
+        assert refusal(web, h) == WEB_ONLY
+        browser = run(http_get(node_a.http, "/"))
+        assert (browser.status, browser.body) == (404, TRACKER_ONLY)
+
+        # A node killed outright misses a deletion and an upload; started again on the same
+        # data it loads the whole state and then follows the feed with the others.
+        node_a.kill()
+        site.delete(uploader, info_hash)
+        wait_until(lambda: refusal(node_b, h) == UNREGISTERED, "a deletion refused on node B")
+        site.upload(token, second)
+        with Serve(data, *FLAGS, *store, command=("tracker",)) as again:
+            assert refusal(again, h) == UNREGISTERED
+            assert refusal(again, h2) is None
+            wait_until(lambda: refusal(node_b, h2) is None, "the second upload on node B")
+        for node in (web, node_b):
+            assert node.stop(signal.SIGTERM) == 0, node.describe()
