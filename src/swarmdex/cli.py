@@ -74,10 +74,12 @@ def serve(**options: Any) -> None:
 
 @main.command()
 @_process_options
-def web(**options: Any) -> None:
-    """Start the site, JSON API and feeds only (no tracker): one of the web processes of a
-    deployment whose tracker nodes share a database and a Redis peer store with it."""
-    _run_process("web", **options)
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Processes serving the port together (needs a fixed --port).")
+def web(workers: int, **options: Any) -> None:
+    """Start the site, JSON API and feeds only (no tracker): the web processes of a
+    deployment whose tracker nodes share a database and a Redis peer store with them."""
+    _run_process("web", workers=workers, **options)
 
 
 @main.command()
@@ -89,8 +91,9 @@ def tracker(**options: Any) -> None:
     _run_process("tracker", **options)
 
 
-def _run_process(role: Literal["serve", "web", "tracker"], *, config: Path | None, log_level: str, hosts: tuple[str, ...],
-                 trusted_proxies: tuple[str, ...], **flags: Any) -> None:
+def _run_process(role: Literal["serve", "web", "tracker"], *, config: Path | None, log_level: str,
+                 hosts: tuple[str, ...], trusted_proxies: tuple[str, ...], workers: int = 1,
+                 **flags: Any) -> None:
     settings = _settings(
         config,
         hosts=list(hosts) or None,
@@ -116,14 +119,32 @@ def _run_process(role: Literal["serve", "web", "tracker"], *, config: Path | Non
         runner = asyncio.run
     else:
         runner = uvloop.run
-    try:
-        runner(run(settings, announce=say, role=role))
-    except OSError as exc:  # listening failed: say so plainly, no traceback
-        message = exc.strerror or str(exc)
-        raise click.ClickException(f"{message}: {exc.filename}" if exc.filename else message) from None
-    except (DatabaseConfigError, MigrationError, PeerStoreConfigError, StoreUnavailable) as exc:
-        # No database or peer store: say why, no traceback.
-        raise click.ClickException(str(exc)) from None
+    def one(announce: Callable[[str], None]) -> None:
+        try:
+            runner(run(settings, announce=announce, role=role))
+        except OSError as exc:  # listening failed: say so plainly, no traceback
+            message = exc.strerror or str(exc)
+            raise click.ClickException(
+                f"{message}: {exc.filename}" if exc.filename else message) from None
+        except (DatabaseConfigError, MigrationError, PeerStoreConfigError, StoreUnavailable) as exc:
+            # No database or peer store: say why, no traceback.
+            raise click.ClickException(str(exc)) from None
+
+    if workers == 1:
+        one(say)
+        return
+    if settings.port == 0:
+        raise click.UsageError("--workers needs a fixed --port: each worker listens on it")
+    from swarmdex.runtime.workers import run_workers
+
+    def worker(index: int) -> None:
+        try:  # the first worker prints the addresses and `ready`; the others stay quiet
+            one(say if index == 0 else (lambda line: None))
+        except click.ClickException as exc:
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+
+    sys.exit(run_workers(workers, worker))
 
 
 @main.group()

@@ -31,6 +31,7 @@ from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
+from swarmdex.runtime.malloc import release_free_memory
 from swarmdex.runtime.tracker_state import whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
@@ -249,7 +250,9 @@ class Node:
         lines: list[str] = []
         for host in s.hosts:
             try:
-                http_host, http_port = await self.http.listen(host, s.port)
+                # Web processes share their port (`swarmdex web --workers N`).
+                http_host, http_port = await self.http.listen(host, s.port,
+                                                              shared=self.role == "web")
                 udp_host, udp_port = (self.udp.listen(host, s.udp_port) if self.role != "web"
                                       else (http_host, 0))
             except OSError as exc:
@@ -275,10 +278,9 @@ class Node:
                     lines.append(line)
         self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
         site_urls = [line.split(" ", 1)[1] for line in lines if line.startswith("site ")]
-        if self.role != "web":
-            self._every(s.gc_interval, self._collect_garbage)
-            if self.allowlist_file is not None:
-                self._every(ALLOWLIST_POLL, self._watch_allowlist)
+        self._every(s.gc_interval, self._collect_garbage)
+        if self.role != "web" and self.allowlist_file is not None:
+            self._every(ALLOWLIST_POLL, self._watch_allowlist)
         if self.role == "tracker":
             return lines
         ctx = SiteContext(
@@ -322,10 +324,12 @@ class Node:
         self._tasks.append(asyncio.create_task(loop()))
 
     async def _collect_garbage(self) -> None:
-        try:
-            await self.store.collect_garbage(time.time())
-        except Exception:  # a failed sweep is retried next time; the tracker keeps serving
-            log.exception("peer expiry sweep failed")
+        if self.role != "web":  # a web process only reads the peer store
+            try:
+                await self.store.collect_garbage(time.time())
+            except Exception:  # a failed sweep is retried next time; the tracker keeps serving
+                log.exception("peer expiry sweep failed")
+        release_free_memory()
 
     async def _purge(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Delete what passed its retention (swarmdex.privacy.purge): at start, then daily."""

@@ -5,8 +5,10 @@ counts from Redis; a node killed with SIGKILL catches up when it comes back."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +20,7 @@ from swarmdex.bittorrent.metainfo import parse_torrent
 from swarmdex.node import TRACKER_ONLY, WEB_ONLY
 from swarmdex.tracker.logic import UNREGISTERED
 from tests.support.redis_server import RedisServer, redis_server
-from tests.support.serve import Serve
+from tests.support.serve import Serve, swarmdex
 from tests.support.site import RunningSite
 from tests.unit.torrents.support import build_torrent
 
@@ -101,3 +103,41 @@ def test_web_and_two_tracker_nodes_share_peers_and_changes(
             wait_until(lambda: refusal(node_b, h2) is None, "the second upload on node B")
         for node in (web, node_b):
             assert node.stop(signal.SIGTERM) == 0, node.describe()
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_web_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    port = str(free_port())
+    with Serve(data, "--port", port, command=("web", "--workers", "2")) as web:
+        workers = children_of(web.process.pid)
+        assert len(workers) == 2, web.describe()
+        for _ in range(20):  # every answer comes from one of them, whichever the kernel picks
+            assert httpx.get(web.urls["site"], timeout=10).status_code == 200
+        assert web.stop(signal.SIGTERM) == 0, web.describe()
+        assert children_of(web.process.pid) == []
+    with Serve(data, "--port", port, command=("web", "--workers", "2")) as web:
+        first, second = children_of(web.process.pid)
+        os.kill(first, signal.SIGKILL)  # one worker dies: the set goes down, non-zero
+        assert web.process.wait(timeout=10) != 0
+        wait_until(lambda: not Path(f"/proc/{second}").exists(), "the other worker stopped")
+    bad = swarmdex("web", "--data-dir", str(data), "--port", "0", "--workers", "2")
+    assert bad.returncode != 0 and "--workers needs a fixed --port" in bad.stderr
