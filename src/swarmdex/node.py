@@ -25,7 +25,7 @@ from swarmdex.bootstrap import prepare_database
 from swarmdex.db.engine import create_engine, database_url, session_factory, transaction
 from swarmdex.db.models import utcnow
 from swarmdex.fdlimit import http_limits
-from swarmdex.peerstore.base import Rate
+from swarmdex.peerstore.base import Rate, StoreRefused
 from swarmdex.peerstore.factory import peer_store
 from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
@@ -50,6 +50,7 @@ log = logging.getLogger("swarmdex")
 SECRET_FILE = "secret.key"
 ALLOWLIST_POLL = 1.0  # seconds between checks of the allowlist file's mtime
 PURGE_EVERY = 24 * 3600.0  # seconds between purges of what passed its retention
+PUBLISH_EVERY = 5.0  # seconds between a tracker node's counters reaching the shared store
 STOP_GRACE = 5.0  # seconds a background round may take to finish at shutdown
 
 
@@ -209,6 +210,8 @@ class Node:
                                       limits=http_limits(settings),
                                       pages=tracker_only if role == "tracker" else not_found)
         self.secret = secret
+        # Names this process among the tracker nodes publishing counters to a shared store.
+        self.node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.engine: AsyncEngine | None = None
         self.feed: FeedFollower | None = None
         self.site: SiteProtocols | None = None
@@ -279,8 +282,10 @@ class Node:
         self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
         site_urls = [line.split(" ", 1)[1] for line in lines if line.startswith("site ")]
         self._every(s.gc_interval, self._collect_garbage)
-        if self.role != "web" and self.allowlist_file is not None:
-            self._every(ALLOWLIST_POLL, self._watch_allowlist)
+        if self.role != "web":
+            self._every(PUBLISH_EVERY, self._publish_counters, now=True)
+            if self.allowlist_file is not None:
+                self._every(ALLOWLIST_POLL, self._watch_allowlist)
         if self.role == "tracker":
             return lines
         ctx = SiteContext(
@@ -330,6 +335,13 @@ class Node:
             except Exception:  # a failed sweep is retried next time; the tracker keeps serving
                 log.exception("peer expiry sweep failed")
         release_free_memory()
+
+    async def _publish_counters(self) -> None:
+        """This node's totals into the peer store, for web processes to add up."""
+        # The store away: it says so in the log itself; the next round tries again.
+        with contextlib.suppress(StoreRefused):
+            await self.store.publish_counters(self.node_id, asdict(self.tracker.counters),
+                                              ttl=3 * PUBLISH_EVERY)
 
     async def _purge(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         """Delete what passed its retention (swarmdex.privacy.purge): at start, then daily."""

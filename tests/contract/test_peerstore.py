@@ -7,8 +7,10 @@ of representation, against the reference model in `model.py`.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import random
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -738,6 +740,27 @@ def test_expiry_makes_room(make: MakeSyncStore) -> None:
     assert counts(s.announce(H, ip4(3), now=NOW + 70)) == (0, 2, 0)
     assert s.collect(NOW + 200) == 2
     assert counts(s.announce(H_FAR, ip4(3), now=NOW + 200)) == (0, 1, 0)
+
+
+# -- 10. tracker nodes' counters ------------------------------------------------------------
+
+
+def test_published_counters_add_up_per_node_and_replace_their_last(s: Store) -> None:
+    assert s.run(s.store.summed_counters()) == {}
+    s.run(s.store.publish_counters("node-a", {"announces": 5, "refused": 1}, 60.0))
+    s.run(s.store.publish_counters("node-b", {"announces": 7, "scrapes": 2}, 60.0))
+    assert s.run(s.store.summed_counters()) == {"announces": 12, "scrapes": 2, "refused": 1}
+    s.run(s.store.publish_counters("node-a", {"announces": 9}, 60.0))  # totals, not increments
+    assert s.run(s.store.summed_counters()) == {"announces": 16, "scrapes": 2}
+
+
+def test_a_node_that_stops_publishing_drops_out(s: Store) -> None:
+    s.run(s.store.publish_counters("gone", {"announces": 5}, 0.05))
+    s.run(s.store.publish_counters("here", {"announces": 7}, 60.0))
+    deadline = time.monotonic() + 10
+    while s.run(s.store.summed_counters()) != {"announces": 7}:
+        assert time.monotonic() < deadline, "a node's counters outlived their ttl"
+        s.run(asyncio.sleep(0.02))
 
 
 # -- 8. every peer gets handed out -----------------------------------------------------------

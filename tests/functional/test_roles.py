@@ -86,6 +86,12 @@ def test_web_and_two_tracker_nodes_share_peers_and_changes(
         leechers = re.search(r'class="leechers">([\d,]+)<', page)
         assert seeders and leechers and (seeders[1], int(leechers[1]) >= 2) == ("1", True), page
 
+        # Each node publishes its counters to Redis; the web process adds them up.
+        def announces_seen() -> int:
+            return int(httpx.get(site.url("/stats.json"), timeout=10).json()["announces"])
+
+        wait_until(lambda: announces_seen() >= 5, "announces of both nodes in the site's figures")
+
         # The web process is no tracker, and a tracker node is no site: both say so plainly.
         assert refusal(web, h) == WEB_ONLY
         browser = run(http_get(node_a.http, "/"))

@@ -50,6 +50,10 @@ Duties of every backend
 9. Announce order among returned peers is unspecified but should be random enough that
    every peer of a large swarm gets handed out.
 
+10. `publish_counters` and `summed_counters` let the site show whole-tracker figures when
+    several tracker nodes share the store: each node publishes its own totals, a node that
+    stopped publishing drops out after `ttl`.
+
 A networked backend raises `StoreUnavailable` from any method when its server does not
 answer, and works again by itself once it does.
 
@@ -59,7 +63,7 @@ backend never suspends in `announce` or `scrape`, and the servers exploit that (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from swarmdex.protocol.announce import Event, SwarmCounts
@@ -153,6 +157,15 @@ class PeerStore(Protocol):
 
     async def collect_garbage(self, now: float) -> int:
         """Drop expired peers (and swarms left with nothing to remember); return how many."""
+        ...
+
+    async def publish_counters(self, node: str, counters: Mapping[str, int], ttl: float) -> None:
+        """Publish tracker node `node`'s running totals (announces, scrapes...), replacing
+        its previous ones; they count for `ttl` seconds unless published again (duty 10)."""
+        ...
+
+    async def summed_counters(self) -> dict[str, int]:
+        """Every live node's latest published counters, added up by name (duty 10)."""
         ...
 
     async def close(self) -> None: ...

@@ -33,9 +33,10 @@ import asyncio
 import logging
 import math
 import random
+import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from swarmdex.peerstore.base import (
     AddressFull,
@@ -258,6 +259,7 @@ class MemoryPeerStore:
     ) -> None:
         self.peer_ttl = peer_ttl
         self.persists: list[str] = []  # nothing here ever reaches a disk
+        self._published: dict[str, tuple[float, dict[str, int]]] = {}  # node -> (until, counters)
         self.max_peers = max_peers
         self.max_swarms = max_swarms
         self.keep_dormant = keep_dormant
@@ -494,6 +496,17 @@ class MemoryPeerStore:
                 self._forget_if_idle(shard, info_hash, swarm)
         self._peers -= removed
         return removed
+
+    async def publish_counters(self, node: str, counters: Mapping[str, int], ttl: float) -> None:
+        self._published[node] = (time.monotonic() + ttl, dict(counters))
+
+    async def summed_counters(self) -> dict[str, int]:
+        now, out = time.monotonic(), dict[str, int]()
+        for until, counters in list(self._published.values()):
+            if until >= now:
+                for name, value in counters.items():
+                    out[name] = out.get(name, 0) + value
+        return out
 
     async def close(self) -> None:
         for shard in self._shards:

@@ -22,6 +22,8 @@ Key layout (P: the prefix; H: a 20-byte swarm key and B: an address bucket, both
                 address bucket; it expires when that time comes.
 `P pl: B H`     the same for new peers' lists per address bucket and swarm.
 `P gc:`         the lock of a garbage-collection pass; `P gc-done:` when the last one ended.
+`P stats: NODE` hash: a tracker node's running counters (announces, scrapes, refused), with
+                a time limit renewed as it publishes; the site adds them up.
 
 (Names are these parts joined with nothing in between: `swarmdex:m:` then the 20 bytes.)
 
@@ -41,7 +43,7 @@ import contextlib
 import logging
 import math
 import secrets
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from redis import asyncio as aioredis
@@ -517,6 +519,31 @@ class RedisPeerStore:
                 if await self.client.get(lock) == token.encode():
                     await self.client.delete(lock)
         return removed
+
+    async def publish_counters(self, node: str, counters: Mapping[str, int], ttl: float) -> None:
+        key = self._key(b"stats:", node.encode())
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(key)
+        if counters:
+            pipe.hset(key, mapping={name: value for name, value in counters.items()})
+        pipe.pexpire(key, max(1, int(ttl * 1000)))
+        await self._answer(pipe.execute())
+
+    async def summed_counters(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        pattern = self.prefix + b"stats:*"
+        keys = [key async for key in self.client.scan_iter(match=pattern, count=100)]
+        for values in await self._answer(self._hgetall_all(keys)):
+            for name, value in values.items():
+                text = name.decode()
+                out[text] = out.get(text, 0) + int(value)
+        return out
+
+    async def _hgetall_all(self, keys: list[bytes]) -> list[dict[bytes, bytes]]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return list(await pipe.execute()) if keys else []
 
     async def persistence(self) -> list[str]:
         """What of Redis's configuration writes data to disk (empty: nothing does)."""

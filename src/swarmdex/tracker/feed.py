@@ -71,12 +71,14 @@ class FeedControl:
             raise TrackerUnavailable(exc.reason) from None
 
     async def statistics(self) -> TrackerStatistics:
-        # The nodes' own counters (announces, refusals) live in their processes.
+        # Counts from the shared store; announces and refusals as the nodes publish them.
         try:
             swarms, peers = await self.store.totals()
+            counters = await self.store.summed_counters()
         except StoreRefused as exc:
             raise TrackerUnavailable(exc.reason) from None
-        return TrackerStatistics(torrents_active=swarms, peers=peers)
+        return TrackerStatistics(swarms, peers, counters.get("announces", 0),
+                                 counters.get("scrapes", 0), counters.get("refused", 0))
 
     async def close(self) -> None:
         pass  # the store is closed by whoever opened it
