@@ -26,12 +26,12 @@ from swarmdex.db.engine import create_engine, database_url, session_factory, tra
 from swarmdex.db.models import utcnow
 from swarmdex.fdlimit import http_limits
 from swarmdex.peerstore.base import Rate, StoreRefused
-from swarmdex.peerstore.factory import peer_store
+from swarmdex.peerstore.factory import peer_store, redis_location
 from swarmdex.privacy.purge import purge
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
+from swarmdex.ratelimits import Limits, MemoryLimits, RedisLimits
 from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
-from swarmdex.runtime.malloc import release_free_memory
 from swarmdex.runtime.tracker_state import whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
@@ -210,6 +210,11 @@ class Node:
                                       limits=http_limits(settings),
                                       pages=tracker_only if role == "tracker" else not_found)
         self.secret = secret
+        # The site's rate limits: in the Redis of the peer store when there is one, so that
+        # every web process counts the same attempts.
+        location = redis_location(settings.peer_store_url)
+        self.limits: Limits = (MemoryLimits() if location is None
+                               else RedisLimits.at(location[0], prefix=location[1]))
         # Names this process among the tracker nodes publishing counters to a shared store.
         self.node_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.engine: AsyncEngine | None = None
@@ -281,8 +286,8 @@ class Node:
                     lines.append(line)
         self.urls = [line.split(" ", 1)[1] for line in lines if line.startswith("tracker ")]
         site_urls = [line.split(" ", 1)[1] for line in lines if line.startswith("site ")]
-        self._every(s.gc_interval, self._collect_garbage)
-        if self.role != "web":
+        if self.role != "web":  # a web process only reads the peer store
+            self._every(s.gc_interval, self._collect_garbage)
             self._every(PUBLISH_EVERY, self._publish_counters, now=True)
             if self.allowlist_file is not None:
                 self._every(ALLOWLIST_POLL, self._watch_allowlist)
@@ -298,6 +303,7 @@ class Node:
             announce_urls=s.announce_urls or self.urls,
             counters=self._transport_counters,
             peers_persist=tuple(self.store.persists),
+            limits=self.limits,
         )
         self.site = SiteProtocols(head_as_get(with_tracker(create_app(ctx), self.http)))
         self.http.site = self.site
@@ -329,12 +335,10 @@ class Node:
         self._tasks.append(asyncio.create_task(loop()))
 
     async def _collect_garbage(self) -> None:
-        if self.role != "web":  # a web process only reads the peer store
-            try:
-                await self.store.collect_garbage(time.time())
-            except Exception:  # a failed sweep is retried next time; the tracker keeps serving
-                log.exception("peer expiry sweep failed")
-        release_free_memory()
+        try:
+            await self.store.collect_garbage(time.time())
+        except Exception:  # a failed sweep is retried next time; the tracker keeps serving
+            log.exception("peer expiry sweep failed")
 
     async def _publish_counters(self) -> None:
         """This node's totals into the peer store, for web processes to add up."""
@@ -376,6 +380,8 @@ class Node:
             await self.feed.stop()
         await self.control.close()
         await self.store.close()
+        if isinstance(self.limits, RedisLimits):
+            await self.limits.close()
         if self.engine is not None:
             await self.engine.dispose()
 

@@ -147,3 +147,24 @@ def test_web_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
         wait_until(lambda: not Path(f"/proc/{second}").exists(), "the other worker stopped")
     bad = swarmdex("web", "--data-dir", str(data), "--port", "0", "--workers", "2")
     assert bad.returncode != 0 and "--workers needs a fixed --port" in bad.stderr
+
+
+def test_web_workers_count_login_failures_together(tmp_path: Path, redis: RedisServer) -> None:
+    data = tmp_path / "data"
+    store = ("--peer-store-url", f"{redis.url}?prefix=limits{os.getpid()}:")
+    env = {"SWARMDEX_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS_PER_HOUR": "3"}
+    with Serve(data, "--port", str(free_port()), *store, env=env,
+               command=("web", "--workers", "2")) as web:
+        site = RunningSite(web, data)
+        account = site.create_user("target")
+
+        def wrong_password() -> int:
+            with httpx.Client(base_url=site.base_url, timeout=10) as client:  # a connection each
+                client.get("/login")
+                answer = client.post("/login", data={"csrf_token": client.cookies["sdx_csrf"],
+                                                     "name": account.name, "password": "wrong",
+                                                     "next": "/"})
+                return answer.status_code
+
+        # Whichever worker each attempt reaches, the fourth failure in the hour is refused.
+        assert [wrong_password() for _ in range(4)] == [400, 400, 400, 429]  # 400: wrong password

@@ -67,6 +67,7 @@ class Serve:
         self.process = subprocess.Popen(
             self.argv, env=clean_env(env), cwd=cwd, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+            start_new_session=True,  # its own process group: `kill` reaches any workers too
         )
         self._reader = threading.Thread(target=self._read, name="swarmdex-stdout", daemon=True)
         self._reader.start()
@@ -166,6 +167,8 @@ class Serve:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=STOP_TIMEOUT)
+        with contextlib.suppress(ProcessLookupError):  # workers it forked, if any are left
+            os.killpg(self.process.pid, signal.SIGKILL)
         self._reader.join(timeout=STOP_TIMEOUT)
         if self.process.stdout is not None:
             self.process.stdout.close()

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from swarmdex.peerstore.base import PeerStore
 from swarmdex.peerstore.memory import MemoryPeerStore
 
-__all__ = ["PeerStoreConfigError", "display_store_url", "peer_store"]
+__all__ = ["PeerStoreConfigError", "display_store_url", "peer_store", "redis_location"]
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -37,6 +37,16 @@ def display_store_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def redis_location(url: str) -> tuple[str, str] | None:
+    """(URL for redis-py, key prefix) when `url` names a Redis, else None."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in REDIS_SCHEMES:
+        return None
+    query = dict(parse_qsl(parts.query))
+    prefix = query.pop("prefix", "swarmdex:")
+    return urlunsplit(parts._replace(query=urlencode(query))), prefix
+
+
 def peer_store(url: str, **options: Any) -> PeerStore:
     """The store for `url`, with the contract's options (`peer_ttl`, the limits,
     `keep_dormant`). Nothing is connected yet: `await store.open()` does that (and raises
@@ -49,12 +59,10 @@ def peer_store(url: str, **options: Any) -> PeerStore:
             raise PeerStoreConfigError(f"peer_store_url {url!r}: write memory:// alone")
         options.pop("gc_every", None)
         return MemoryPeerStore(**options)
-    if scheme in REDIS_SCHEMES:
+    if (location := redis_location(url)) is not None:
         from swarmdex.peerstore.redis import RedisPeerStore  # only deployments that use it
 
-        query = dict(parse_qsl(parts.query))
-        prefix = query.pop("prefix", "swarmdex:")
-        plain = urlunsplit(parts._replace(query=urlencode(query)))
+        plain, prefix = location
         try:
             return RedisPeerStore.at(plain, prefix=prefix, shown_as=display_store_url(url),
                                      **options)

@@ -10,6 +10,8 @@ spreads new connections over them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import sys
@@ -17,6 +19,16 @@ import traceback
 from collections.abc import Callable
 
 __all__ = ["run_workers"]
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _end_with_parent() -> None:
+    """Ask Linux to send this worker SIGTERM when its parent dies (even by SIGKILL), so no
+    worker outlives the set."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def run_workers(count: int, work: Callable[[int], None]) -> int:
@@ -26,6 +38,7 @@ def run_workers(count: int, work: Callable[[int], None]) -> int:
     for index in range(count):
         pid = os.fork()
         if pid == 0:  # the worker: run, then leave without the parent's clean-up
+            _end_with_parent()
             code = 0
             try:
                 work(index)

@@ -11,6 +11,7 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 
+from swarmdex.ratelimits import Limits, MemoryLimits
 from swarmdex.settings import Settings
 from swarmdex.tracker.control import TrackerControl
 
@@ -30,6 +31,8 @@ class SiteContext:
     counters: Callable[[], dict[str, int]] = dict
     # What of the peer store's configuration writes peers to disk (for /privacy).
     peers_persist: tuple[str, ...] = ()
+    # Rate limits of forms (swarmdex.ratelimits): this process's own, or shared in Redis.
+    limits: Limits = field(default_factory=MemoryLimits)
 
 
 def context(request: Request) -> SiteContext:

@@ -16,7 +16,7 @@ be refused too. So the limits are kept apart by who they can hurt:
    failure on it may try, so each guessing address gets one guess until the failures age
    out, while the owner, who has not been failing, logs in as usual.
 
-The counts are the GCRA buckets of `swarmdex.web.ratelimit`: in memory only, bounded, keyed
+The counts are the GCRA buckets of `swarmdex.ratelimits` (the site's `limits`), keyed
 by the folded account name (the same for every form, so failures on one count for all) and
 the address bucket. When a limit bites, a line says which one; never the name or address.
 """
@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import Final
 
 from fastapi import Request
 
+from swarmdex.ratelimits import Rate
 from swarmdex.settings import Settings
 from swarmdex.web.context import SiteContext
-from swarmdex.web.ratelimit import Rate, RateLimiter, client_key, limiter, trusted_proxies
+from swarmdex.web.ratelimit import client_key, trusted_proxies
 
 __all__ = ["PasswordCheck", "TooManyPasswordChecks", "account_key"]
 
@@ -40,6 +40,10 @@ log = logging.getLogger("swarmdex.logins")
 
 _MINUTE: Final = 60.0
 _HOUR: Final = 3600.0
+# The limits' names.
+ADDRESS: Final = "password-address"
+PAIR: Final = "password-account-address"
+ACCOUNT: Final = "password-account"
 
 
 class TooManyPasswordChecks(Exception):
@@ -55,54 +59,40 @@ def account_key(folded_name: str) -> str:
     return folded_name[:64]
 
 
-@dataclass(frozen=True)
-class _Limits:
-    address: RateLimiter
-    account_address: RateLimiter
-    account: RateLimiter
-
-
-def _limits(request: Request) -> _Limits:
-    ctx: SiteContext = request.app.state.ctx
-    settings: Settings = ctx.settings
-    return _Limits(
-        address=limiter(request, "password-address",
-                        Rate(settings.password_checks_per_address_per_minute, _MINUTE)),
-        account_address=limiter(request, "password-account-address",
-                                Rate(settings.login_failures_per_account_address_per_hour, _HOUR)),
-        account=limiter(request, "password-account",
-                        Rate(settings.login_failures_per_account_per_hour, _HOUR)),
-    )
-
-
 class PasswordCheck:
     """One password check by the request's client against the account `account`
     (`account_key`): `start` before verifying the password, `failed` after a wrong one."""
 
     def __init__(self, request: Request, account: str) -> None:
-        self.limits = _limits(request)
+        ctx: SiteContext = request.app.state.ctx
+        settings: Settings = ctx.settings
+        self.limits = ctx.limits
+        self.per_address = Rate(settings.password_checks_per_address_per_minute, _MINUTE)
+        self.per_pair = Rate(settings.login_failures_per_account_address_per_hour, _HOUR)
+        self.per_account = Rate(settings.login_failures_per_account_per_hour, _HOUR)
         address = client_key(request, trusted_proxies(request))
         self.address = address
         self.account = account
         raw = address if isinstance(address, bytes) else address.encode()
         self.pair = account.encode() + b"\0" + raw
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Count this check; TooManyPasswordChecks if a limit says not now."""
-        wait = self.limits.address.hit(self.address)
+        limits = self.limits
+        wait = await limits.hit(ADDRESS, self.per_address, self.address)
         if wait:
             self._refuse("password checks per address", wait)
-        wait = self.limits.account_address.wait(self.pair)
+        wait = await limits.wait(PAIR, self.per_pair, self.pair)
         if wait:
             self._refuse("failed logins per account and address", wait)
-        wait = self.limits.account.wait(self.account)
-        if wait and not self.limits.account_address.is_clear(self.pair):
+        wait = await limits.wait(ACCOUNT, self.per_account, self.account)
+        if wait and not await limits.is_clear(PAIR, self.per_pair, self.pair):
             self._refuse("failed logins per account (this address failed too)", wait)
 
-    def failed(self) -> None:
+    async def failed(self) -> None:
         """The password was wrong: count it for this account, here and everywhere."""
-        self.limits.account_address.hit(self.pair)
-        self.limits.account.hit(self.account)
+        await self.limits.hit(PAIR, self.per_pair, self.pair)
+        await self.limits.hit(ACCOUNT, self.per_account, self.account)
 
     @staticmethod
     def _refuse(which: str, wait: float) -> None:

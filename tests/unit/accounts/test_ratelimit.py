@@ -8,7 +8,8 @@ import pytest
 from starlette.requests import Request
 
 from swarmdex.proxies import TrustedProxies
-from swarmdex.web.ratelimit import Rate, RateLimiter, client_key
+from swarmdex.ratelimits import Rate, RateLimiter
+from swarmdex.web.ratelimit import client_key
 
 
 class Clock:

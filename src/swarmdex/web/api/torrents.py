@@ -135,7 +135,7 @@ async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) 
     torrent as soon as this answers."""
     max_bytes = await site_config.upload_limit(ctx)
     try:
-        check_upload_rate(request, ctx, user)
+        await check_upload_rate(request, ctx, user)
         async with bounded_form(request, max_bytes) as form_request:
             form = await read_upload(await form_request.form(), max_bytes)
             torrent = await publish(ctx, user, form, max_bytes)

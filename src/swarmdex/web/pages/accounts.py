@@ -109,7 +109,7 @@ async def register(
 ) -> Response:
     if not await registration_open(ctx):  # the page says so, with a 403
         return await _register_page(request, ctx)
-    if wait := attempt(request, "register", REGISTER_PER_ADDRESS):
+    if wait := await attempt(request, "register", REGISTER_PER_ADDRESS):
         return too_many_attempts(request, wait)
     name = name.strip()
     errors = _registration_errors(name, password, password2)
@@ -165,7 +165,7 @@ async def login(
     name = name.strip()
     check = PasswordCheck(request, account_key(fold_name(name[:64])))
     try:
-        check.start()
+        await check.start()
     except TooManyPasswordChecks as exc:
         return too_many_attempts(request, exc.seconds)
     error = "Wrong name or password."
@@ -176,7 +176,7 @@ async def login(
             user = await authenticate(session, name, password)
             await session.commit()  # a rehashed password, if any
         if user is None:
-            check.failed()
+            await check.failed()
         else:
             async with transaction(ctx.db) as session:
                 await end_session(session, request.cookies.get(SESSION_COOKIE))
@@ -248,7 +248,7 @@ async def password(
     # A stolen session must not become a free password oracle: the login limits apply.
     check = PasswordCheck(request, account_key(user.name_key))
     try:
-        check.start()
+        await check.start()
     except TooManyPasswordChecks as exc:
         return too_many_attempts(request, exc.seconds)
     try:
@@ -258,7 +258,7 @@ async def password(
             await revoke_other_sessions(session, user, request.cookies.get(SESSION_COOKIE))
     except AccountError as exc:
         if exc.field == "current":
-            check.failed()
+            await check.failed()
         # The rules speak of "password"; on this form that is the new one.
         field = "current" if exc.field == "current" else "new"
         return await _account_page(request, ctx, user, 400, errors={field: exc.message})

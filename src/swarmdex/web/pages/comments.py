@@ -69,10 +69,10 @@ class TooFast(Exception):
         self.seconds = max(1, math.ceil(wait))
 
 
-def throttle(request: Request, user: User) -> None:
+async def throttle(request: Request, user: User) -> None:
     """TooFast when `user` comments faster than COMMENT_RATE (on torrents and news alike).
     Call it once the text is known to be acceptable: only those count against the rate."""
-    if wait := attempt(request, "comment", COMMENT_RATE, key=f"user:{user.id}"):
+    if wait := await attempt(request, "comment", COMMENT_RATE, key=f"user:{user.id}"):
         raise TooFast(wait)
 
 
@@ -169,7 +169,7 @@ async def add(request: Request, info_hash: str, ctx: Ctx, user: Member) -> Respo
 
     async def write(session: AsyncSession, torrent: Torrent, body: str) -> int:
         text = services.clean_body(body)
-        throttle(request, user)
+        await throttle(request, user)
         return (await services.add(session, torrent=torrent, author=user, body=text)).id
 
     return await save(request, ctx, locate=locate, write=write)

@@ -101,7 +101,7 @@ def _report_form(request: Request, target: _Target, *, values: dict[str, str] | 
 async def _file(request: Request, ctx: SiteContext, viewer: User | None, target: _Target,
                 values: dict[str, str]) -> Response:
     await _not_banned(ctx, viewer)
-    if wait := attempt(request, "report", REPORT_RATE):
+    if wait := await attempt(request, "report", REPORT_RATE):
         seconds = max(1, round(wait))
         response = _report_form(
             request, target, values=values, status_code=429,

@@ -232,7 +232,7 @@ async def add_comment(request: Request, ref: str, ctx: Ctx, user: Member) -> Res
 
     async def write(session: AsyncSession, post: NewsPost, body: str) -> int:
         text = clean_body(body)
-        comments.throttle(request, user)
+        await comments.throttle(request, user)
         return (await services.add_comment(session, post=post, author=user, body=text)).id
 
     return await comments.save(request, ctx, locate=locate, write=write)

@@ -58,7 +58,7 @@ async def delete(request: Request, ctx: Ctx, user: CurrentUser, password: FormTe
     choice = "delete" if torrents == "delete" else "anonymous"
     check = PasswordCheck(request, account_key(user.name_key))  # the login limits apply
     try:
-        check.start()
+        await check.start()
     except TooManyPasswordChecks as exc:
         return too_many_attempts(request, exc.seconds)
     try:
@@ -67,7 +67,7 @@ async def delete(request: Request, ctx: Ctx, user: CurrentUser, password: FormTe
             await user_data.delete_account(session, mine, password,
                                            delete_torrents=choice == "delete")
     except AccountError as exc:
-        check.failed()
+        await check.failed()
         return render(request, "privacy/delete.html", status_code=400, user=user,
                       error=exc.message, choice=choice)
     response = RedirectResponse("/?deleted=account", status_code=303)

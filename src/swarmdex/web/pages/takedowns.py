@@ -68,7 +68,7 @@ async def notice_form(request: Request, t: str = "") -> HTMLResponse:
 
 @router.post("/notice", response_class=HTMLResponse, dependencies=CSRF)
 async def file_notice(request: Request, ctx: Ctx) -> Response:
-    wait = attempt(request, "takedown-notice", NOTICE_RATE)
+    wait = await attempt(request, "takedown-notice", NOTICE_RATE)
     if wait:
         return too_many_attempts(request, wait)
     values = await _text_form(request)

@@ -78,7 +78,7 @@ class TooManyUploads(UploadError):
         self.retry_after = retry_after
 
 
-def check_upload_rate(request: Request, ctx: SiteContext, user: User) -> None:
+async def check_upload_rate(request: Request, ctx: SiteContext, user: User) -> None:
     """Count an upload attempt by `user` from the request's address; raise `TooManyUploads`
     past either hourly allowance. Every attempt counts, refused files too: reading one costs
     the site as much as reading a good one."""
@@ -89,7 +89,7 @@ def check_upload_rate(request: Request, ctx: SiteContext, user: User) -> None:
         ("upload-address", Rate(settings.uploads_per_address_per_hour, _HOUR),
          None, "your connection"),
     ):
-        wait = attempt(request, name, rate, key=key)
+        wait = await attempt(request, name, rate, key=key)
         if wait:
             seconds = max(1, math.ceil(wait))
             # Which allowance bit, not who: no account name or address goes to the log.
@@ -151,7 +151,7 @@ async def upload(request: Request, ctx: Ctx, user: Member) -> Response:
             form = await form_request.form()
             values = _text_values(form)
             # Counted once the form is read, so that a refusal shows the form filled in.
-            check_upload_rate(request, ctx, user)
+            await check_upload_rate(request, ctx, user)
             torrent = await publish(ctx, user, await read_upload(form, max_bytes), max_bytes)
     except UploadError as error:
         page = await _upload_form(
