@@ -137,7 +137,7 @@ def test_web_workers_share_one_port_and_stop_together(tmp_path: Path) -> None:
         workers = children_of(web.process.pid)
         assert len(workers) == 2, web.describe()
         for _ in range(20):  # every answer comes from one of them, whichever the kernel picks
-            assert httpx.get(web.urls["site"], timeout=10).status_code == 200
+            assert httpx.get(web.site_url, timeout=10).status_code == 200
         assert web.stop(signal.SIGTERM) == 0, web.describe()
         assert children_of(web.process.pid) == []
     with Serve(data, "--port", port, command=("web", "--workers", "2")) as web:
