@@ -131,7 +131,9 @@ class FeedFollower:
         self._wakeup.set()
 
     async def reload(self) -> None:
-        async with self.sessions() as session:  # one read transaction: state and id agree
+        # One read transaction, so that state and id agree: a snapshot on SQLite; PostgreSQL
+        # will need REPEATABLE READ here.
+        async with self.sessions() as session:
             position = await session.scalar(select(func.max(TrackerChange.id))) or 0
             state = list(await self.load(session))
         self.applier.replace_all(state)
@@ -161,8 +163,8 @@ class FeedFollower:
                 else:
                     self.applier.apply(change)
                     count += 1
+                    self.applied += 1
                 self.position = row.id
-            self.applied += count
             if len(rows) < BATCH:
                 return count
 

@@ -261,3 +261,15 @@ async def test_prune_drops_old_changes_but_never_the_newest(tmp_path: Path) -> N
         await commit(web, Listed(A, None))
         async with web() as session:
             assert (await session.scalars(select(TrackerChange.id))).all() == [4]
+
+
+@async_test
+async def test_a_long_backlog_is_read_in_batches_and_counted_once(tmp_path: Path) -> None:
+    hashes = [n.to_bytes(20, "big") for n in range(1, 1201)]  # more than one batch of rows
+    async with database(tmp_path) as (_, web), node(web) as one:
+        await one.follower.stop()
+        await commit(web, *(Listed(h, None) for h in hashes))
+        assert await one.follower.read() == 1200
+        assert one.follower.applied == 1200
+        assert one.follower.position == 1200
+        assert one.serves(hashes[0]) and one.serves(hashes[-1])
