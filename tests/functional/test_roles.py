@@ -19,6 +19,7 @@ import pytest
 from swarmdex.bittorrent.metainfo import parse_torrent
 from swarmdex.node import TRACKER_ONLY, WEB_ONLY
 from swarmdex.tracker.logic import UNREGISTERED
+from tests.support.databases import configured_url
 from tests.support.redis_server import RedisServer, redis_server
 from tests.support.serve import Serve, swarmdex
 from tests.support.site import RunningSite
@@ -51,20 +52,24 @@ def refusal(node: Serve, info_hash: bytes, port: int = 6881) -> str | None:
 
 
 def test_web_and_two_tracker_nodes_share_peers_and_changes(
-    tmp_path: Path, redis: RedisServer,
+    tmp_path: Path, redis: RedisServer, empty_database_backend: str,
 ) -> None:
+    """On SQLite in a shared data dir, and on a new PostgreSQL database (the web process
+    migrates it; the nodes find it ready)."""
     data = tmp_path / "data"
-    store = ("--peer-store-url", f"{redis.url}?prefix=roles:")
+    store = ("--peer-store-url", f"{redis.url}?prefix=roles-{empty_database_backend}:")
+    url = configured_url()
+    env = {"SWARMDEX_DATABASE_URL": url} if url else None
     first = build_torrent(tmp_path / "a", {"a/one.bin": 40_000}, "hybrid")
     second = build_torrent(tmp_path / "b", {"b/two.bin": 40_000}, "v1")
     meta, meta2 = parse_torrent(first), parse_torrent(second)
     assert meta.info_hash_v1 and meta2.info_hash_v1
     h, h2 = meta.info_hash_v1, meta2.info_hash_v1
 
-    with Serve(data, *FLAGS, *store, command=("web",)) as web, \
-            Serve(data, *FLAGS, *store, command=("tracker",)) as node_a, \
-            Serve(data, *FLAGS, *store, command=("tracker",)) as node_b:
-        site = RunningSite(web, data)
+    with Serve(data, *FLAGS, *store, command=("web",), env=env) as web, \
+            Serve(data, *FLAGS, *store, command=("tracker",), env=env) as node_a, \
+            Serve(data, *FLAGS, *store, command=("tracker",), env=env) as node_b:
+        site = RunningSite(web, data, env)
         uploader = site.create_user("uploader")
         token = site.create_token(uploader)
         info_hash = site.upload(token, first)
@@ -103,7 +108,7 @@ def test_web_and_two_tracker_nodes_share_peers_and_changes(
         site.delete(uploader, info_hash)
         wait_until(lambda: refusal(node_b, h) == UNREGISTERED, "a deletion refused on node B")
         site.upload(token, second)
-        with Serve(data, *FLAGS, *store, command=("tracker",)) as again:
+        with Serve(data, *FLAGS, *store, command=("tracker",), env=env) as again:
             assert refusal(again, h) == UNREGISTERED
             assert refusal(again, h2) is None
             wait_until(lambda: refusal(node_b, h2) is None, "the second upload on node B")

@@ -4,6 +4,7 @@ API tokens made through the command line, as an operator makes them."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +24,12 @@ class Account:
 class RunningSite:
     """One `swarmdex serve` on 127.0.0.1 with its own data dir."""
 
-    def __init__(self, server: Serve, data_dir: Path) -> None:
+    def __init__(self, server: Serve, data_dir: Path, env: Mapping[str, str] | None = None) -> None:
+        """`env`: SWARMDEX_* variables the command-line tools need to find the same database
+        as the server (SWARMDEX_DATABASE_URL when it is not the data dir's SQLite)."""
         self.server = server
         self.data_dir = data_dir
+        self.env = dict(env or {})
         host, port = server.http
         self.netloc = f"{host}:{port}"
         self.base_url = f"http://{self.netloc}"
@@ -43,14 +47,14 @@ class RunningSite:
         password_file.write_text(account.password + "\n")
         done = swarmdex("user", "create", account.name, "--role", role,
                         "--password-file", str(password_file), "--data-dir", str(self.data_dir),
-                        timeout=CLI_TIMEOUT)
+                        env=self.env, timeout=CLI_TIMEOUT)
         assert done.returncode == 0, f"user create failed:\n{done.stdout}{done.stderr}"
         return account
 
     def create_token(self, account: Account) -> str:
         """An API token made with `swarmdex token create` (printed on its last line)."""
         done = swarmdex("token", "create", account.name, "--data-dir", str(self.data_dir),
-                        timeout=CLI_TIMEOUT)
+                        env=self.env, timeout=CLI_TIMEOUT)
         assert done.returncode == 0, f"token create failed:\n{done.stdout}{done.stderr}"
         lines = done.stdout.strip().splitlines()
         assert lines, f"token create printed nothing:\n{done.stderr}"

@@ -1,5 +1,8 @@
 """Engines and sessions: one set-up for SQLite (the default) and PostgreSQL.
 
+On PostgreSQL, `transaction()` takes an advisory lock first, so write transactions run one
+at a time there as they do on SQLite (see `transaction`); reads are READ COMMITTED.
+
 SQLite is configured for a busy site on one machine:
 
 - WAL journal: readers never block the writer nor each other.
@@ -22,7 +25,14 @@ from typing import Any, Final
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, InvalidRequestError, NoSuchModuleError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    InvalidRequestError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,6 +44,7 @@ __all__ = [
     "DATABASE_FILE",
     "DatabaseConfigError",
     "create_engine",
+    "database_unavailable",
     "database_url",
     "display_url",
     "session_factory",
@@ -51,8 +62,10 @@ SQLITE_MAX_OVERFLOW: Final = 10
 # pages and searches timed the same with 256 KiB, 1 MiB and the default
 # (bench/site_catalogue.py --count 200000).
 SQLITE_CACHE_KIB: Final = 512
-# Execution option read when a SQLite transaction begins: "IMMEDIATE" takes the write lock.
+# Execution option read when a transaction begins: "IMMEDIATE" takes the write lock.
 BEGIN_MODE: Final = "swarmdex_begin"
+# PostgreSQL advisory lock standing for SQLite's write lock (see `transaction`).
+PG_WRITE_LOCK: Final = int.from_bytes(b"swmdwrit", "big")
 
 # Drivers for URLs that name only the database: swarmdex runs on asyncio.
 _ASYNC_DRIVERS: Final = {
@@ -84,6 +97,28 @@ def database_url(settings_data_dir: Path, configured: str | None) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the database does not answer now (rather than that a statement is
+    wrong): a connection refused, reset or lost, a server starting or shutting down, SQLite's
+    write lock held past the busy timeout."""
+    if isinstance(exc, ConnectionError):
+        return True  # raised as it is by the driver while connecting
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    # PostgreSQL: class 08 (connection exception), 53 (insufficient resources, such as too
+    # many connections), 57P (operator intervention: shutting down, starting up), 55P03
+    # (a lock not granted within the busy timeout, as SQLite's "database is locked").
+    code = getattr(exc.orig, "sqlstate", None)
+    if code is not None:
+        return str(code).startswith(("08", "53", "57P", "55P03"))
+    # SQLite says it in words.
+    return isinstance(exc, OperationalError) and any(
+        words in str(exc.orig) for words in ("database is locked", "unable to open", "disk I/O")
+    )
+
+
 def display_url(url: str | URL) -> str:
     """`url` fit for a message or a log: the password hidden."""
     return make_url(url).render_as_string(hide_password=True)
@@ -97,8 +132,7 @@ def create_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
         if backend == "sqlite":
             return _sqlite_engine(parsed, echo=echo)
         if backend == "postgresql":
-            # A restarted server leaves dead connections in the pool: test before use.
-            return create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+            return _postgresql_engine(parsed, echo=echo)
     except ModuleNotFoundError as exc:
         raise DatabaseConfigError(
             f"the {parsed.drivername} database driver is not installed "
@@ -145,6 +179,22 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     return engine
 
 
+def _postgresql_engine(url: URL, *, echo: bool) -> AsyncEngine:
+    # A restarted server leaves dead connections in the pool: test before use.
+    engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(BEGIN_MODE) == "IMMEDIATE":
+            # As SQLite's BEGIN IMMEDIATE: one write transaction at a time, each seeing what
+            # the previous one committed (READ COMMITTED, statements run after the lock),
+            # and waiting for its turn no longer than SQLite's busy timeout.
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {BUSY_TIMEOUT_MS}")
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")
+
+    return engine
+
+
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions whose objects stay readable after commit (no reload per attribute)."""
     return async_sessionmaker(engine, expire_on_commit=False)
@@ -155,8 +205,11 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """A session in one write transaction: committed when the block ends normally, rolled
     back on any exception (cancellation included), so nothing half-written stays.
 
-    Do not commit inside the block. On SQLite the transaction holds the write lock from
-    its start, so a read-then-write cannot be overtaken by another writer.
+    Do not commit inside the block. The transaction holds the write lock from its start, so
+    a read-then-write cannot be overtaken by another writer: SQLite's own lock, and on
+    PostgreSQL a transaction-scoped advisory lock that every `transaction` takes first
+    (write transactions run one at a time on both, as the services were written for;
+    reads never wait for it).
     """
     async with sessions() as session, session.begin():
         await session.connection(execution_options={BEGIN_MODE: "IMMEDIATE"})

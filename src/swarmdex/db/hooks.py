@@ -1,4 +1,5 @@
-"""After-commit hooks: work that must happen once a transaction has committed, and only then.
+"""Commit hooks: work that must happen once a transaction has committed, and only then, or
+as the very last thing before it commits.
 
 A domain service changes rows and, in the same breath, something outside the database must
 learn of it (the tracker must serve a new torrent, refuse a deleted one). Doing that before
@@ -15,6 +16,12 @@ commits:
 Actions run synchronously inside the commit call and must not use the session. A failing
 action is logged and the others still run: the commit stands whatever an action does.
 
+`before_commit` actions run inside the commit, after everything else the transaction wrote has
+been flushed, and may use the (synchronous) session: the last statements of the transaction,
+for writes that must hold a lock only for the instant before the commit (the tracker change
+feed on PostgreSQL). They follow the same savepoint rules; an exception in one fails the
+commit, which then rolls back as a whole.
+
 The listeners are registered on SQLAlchemy's `Session` class when this module is imported,
 so they serve every session, `AsyncSession`s included (each wraps a `Session`).
 """
@@ -29,25 +36,37 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-__all__ = ["after_commit", "pending"]
+__all__ = ["after_commit", "before_commit", "pending"]
 
 log = logging.getLogger("swarmdex.db")
 
-# session.info key: [(the savepoint it was registered in, or None, action), ...]
+# session.info keys: [(the savepoint it was registered in, or None, action), ...]
 _PENDING: Final = "swarmdex.after_commit"
+_FINAL: Final = "swarmdex.before_commit"
 
 Action = Callable[[], None]
+FinalAction = Callable[[Session], None]
 
 
 def after_commit(session: AsyncSession | Session, action: Action) -> None:
     """Run `action` once the transaction `session` is in has committed; never if it rolls back."""
+    _register(session, _PENDING, action)
+
+
+def before_commit(session: AsyncSession | Session, action: FinalAction) -> None:
+    """Run `action(session)` as the last writes of the transaction `session` is in, when it
+    commits; never if it rolls back first."""
+    _register(session, _FINAL, action)
+
+
+def _register(session: AsyncSession | Session, key: str, action: object) -> None:
     sync = session.sync_session if isinstance(session, AsyncSession) else session
     if sync.get_transaction() is None:
         # Nothing was read or written yet: the action belongs to the transaction the next
         # statement would start, so start it now (no I/O happens until one is run).
         sync.begin()
     savepoint = sync.get_nested_transaction()  # the innermost one, or None
-    sync.info.setdefault(_PENDING, []).append((savepoint, action))
+    sync.info.setdefault(key, []).append((savepoint, action))
 
 
 def pending(session: AsyncSession | Session) -> int:
@@ -65,6 +84,18 @@ def _within(savepoint: SessionTransaction | None, ended: SessionTransaction) -> 
     return False
 
 
+@event.listens_for(Session, "before_commit")
+def _finish(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    actions = session.info.pop(_FINAL, None)
+    if not actions:
+        return
+    session.flush()  # everything else first: the actions' writes are the very last
+    for _, action in actions:
+        action(session)
+
+
 @event.listens_for(Session, "after_commit")
 def _run(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint released: the outcome is not known yet
@@ -79,10 +110,11 @@ def _run(session: Session) -> None:
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop(session: Session, previous: SessionTransaction) -> None:
-    actions = session.info.get(_PENDING)
-    if not actions:
-        return
-    if not previous.nested:  # the whole transaction is gone
-        del session.info[_PENDING]
-        return
-    session.info[_PENDING] = [item for item in actions if not _within(item[0], previous)]
+    for key in (_PENDING, _FINAL):
+        actions = session.info.get(key)
+        if not actions:
+            continue
+        if not previous.nested:  # the whole transaction is gone
+            del session.info[key]
+        else:
+            session.info[key] = [item for item in actions if not _within(item[0], previous)]

@@ -86,9 +86,12 @@ def all_models() -> MetaData:
 
 
 def include_name(connection: Connection) -> IncludeNameFn:
-    """Autogenerate's filter for `connection`'s database: leave out the tables that
-    migrations keep outside the models, SQLite virtual tables (FTS5) and their shadow tables."""
+    """Autogenerate's filter for `connection`'s database: leave out what migrations keep
+    outside the models: the search index (SQLite's FTS5 virtual tables and their shadow
+    tables, PostgreSQL's tsvector table)."""
     unmodelled: set[str] = set()
+    if connection.dialect.name == "postgresql":
+        unmodelled = {"search_documents"}
     if connection.dialect.name == "sqlite":
         virtual = connection.exec_driver_sql(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'"
@@ -222,7 +225,9 @@ def _upgrade(connection: Connection) -> str | None:
     try:
         # IMMEDIATE: hold SQLite's write lock from the start, so a second process waits
         # here and then reads the new revision instead of migrating from the old one.
-        connection.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+        # PostgreSQL waits on an advisory lock of its own below, for as long as it takes.
+        if sqlite:
+            connection.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
         with connection.begin():
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})

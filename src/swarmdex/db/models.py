@@ -55,6 +55,7 @@ from sqlalchemy.orm import (
 __all__ = [
     "IDS_NEVER_REUSED",
     "NAMING_CONVENTION",
+    "ROW_ID_MAX",
     "ApiToken",
     "Base",
     "Category",
@@ -125,6 +126,10 @@ def swarm_key(info_hash_v1: bytes | None, info_hash_v2: bytes | None) -> bytes:
 # Audit entries, reports and notices name rows by id; a reused id would give a new account,
 # torrent or comment the history of a deleted one. (PostgreSQL's sequences never reuse ids.)
 IDS_NEVER_REUSED: Final = {"sqlite_autoincrement": True}
+# The largest row id on every database: id columns are `Integer`, PostgreSQL's signed 32-bit
+# `integer` (SQLite's hold 64 bits). A larger number names no row; comparing a column with it
+# would be an error on PostgreSQL, so input is checked against this first.
+ROW_ID_MAX: Final = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

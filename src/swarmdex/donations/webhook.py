@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from swarmdex.db.models import ROW_ID_MAX
 from swarmdex.donations.dates import OutOfRange, check_time
 from swarmdex.donations.money import MoneyError, check_currency, parse_amount
 
@@ -59,8 +60,8 @@ TOLERANCE: Final = 300  # seconds a signed request stays valid, either side of o
 MAX_BODY: Final = 64 * 1024
 _MAX_HEADER: Final = 1024
 _MAX_SIGNATURES: Final = 4
-# The longest integer any field can hold (a campaign number is below 2**63): longer digit
-# strings are refused while parsing, before Python's int conversion limit raises on them.
+# The longest integer any field may hold, at 19 digits (a campaign number is at most
+# ROW_ID_MAX): longer digit strings are refused while parsing, before Python's int conversion limit raises on them.
 _MAX_INT_DIGITS: Final = 19
 
 
@@ -225,7 +226,7 @@ def parse_payment(body: bytes, *, cap: Decimal) -> Payment:
 
     campaign = data.get("campaign")
     if campaign is not None and (
-        not isinstance(campaign, int) or isinstance(campaign, bool) or not 1 <= campaign < 2**63
+        not isinstance(campaign, int) or isinstance(campaign, bool) or not 1 <= campaign <= ROW_ID_MAX
     ):
         raise PayloadError("The campaign is a campaign's number.")
     refund_of = _text(data, "refund_of")

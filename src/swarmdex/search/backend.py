@@ -4,8 +4,9 @@ A backend keeps one index entry per torrent (a `Document`) in the caller's trans
 answers a parsed `Query` with torrent ids, best first. It knows nothing of pages or markup:
 `services` loads the torrents and highlights them.
 
-Backends: `fts5.Fts5Backend` (SQLite, ranked with bm25) and `fallback.LikeBackend` (any
-database without a full-text index yet: substring matching on titles, newest first).
+Backends: `fts5.Fts5Backend` (SQLite, ranked with bm25) and `postgres.TsvectorBackend`
+(PostgreSQL, tsvector + GIN, ranked with ts_rank). Both index the tokens of `tokenize` and
+match a `Query` the same way; the search tests run on both.
 """
 
 from __future__ import annotations

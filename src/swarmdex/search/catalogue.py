@@ -38,7 +38,7 @@ from sqlalchemy.types import Integer
 
 from swarmdex.db.models import Torrent, torrent_tags
 from swarmdex.protocol.announce import SwarmCounts
-from swarmdex.search.models import TITLE_ORDER
+from swarmdex.search.models import folded_title
 from swarmdex.search.services import load_torrents
 from swarmdex.search.swarms import Snapshot, SwarmCounter
 
@@ -288,9 +288,7 @@ async def _parts(
 
 def _sort_column(session: AsyncSession, sort: Sort) -> ColumnElement[Any]:
     if sort is Sort.NAME:
-        # Case-insensitive where the database has the index for it (see search.models).
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        return Torrent.title.collate(TITLE_ORDER) if sqlite else Torrent.title.expression
+        return folded_title(Torrent.title)  # case-insensitive, as the index has it
     return Torrent.size.expression if sort is Sort.SIZE else Torrent.created_at.expression
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import defer, joinedload
 from swarmdex import deceptive
 from swarmdex.db.models import Category, Tag, Torrent, TorrentFile, torrent_tags
 from swarmdex.search.backend import MAX_RESULTS, BadQuery, Document, SearchBackend
-from swarmdex.search.fallback import LikeBackend
 from swarmdex.search.fts5 import Fts5Backend
 from swarmdex.search.highlight import highlight, matches, snippet
+from swarmdex.search.postgres import TsvectorBackend
 from swarmdex.search.query import Query, parse
 
 __all__ = [
@@ -45,12 +45,12 @@ _FILES_SCANNED: Final = 2_000
 _REINDEX_BATCH: Final = 500
 
 _FTS5: Final = Fts5Backend()
-_LIKE: Final = LikeBackend()
+_TSVECTOR: Final = TsvectorBackend()
 
 
 def backend_for(session: AsyncSession) -> SearchBackend:
-    """FTS5 on SQLite; elsewhere substring matching until a native backend exists."""
-    return _FTS5 if session.get_bind().dialect.name == "sqlite" else _LIKE
+    """FTS5 on SQLite, tsvector on PostgreSQL (the two databases swarmdex runs on)."""
+    return _FTS5 if session.get_bind().dialect.name == "sqlite" else _TSVECTOR
 
 
 # --------------------------------------------------------------------------- indexing

@@ -22,12 +22,16 @@ applies in memory right after the commit, as fast as a function call).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
+from swarmdex.db.hooks import before_commit
 from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.tracker.changes import Change, Closed, Listed, Restored, TakenDown, Withdrawn
 from swarmdex.tracker.models import to_row
@@ -79,6 +83,10 @@ class TrackerControl(Protocol):
         ...
 
 
+# PostgreSQL advisory lock that orders the writers of feed rows (see `_write`); any number
+# unlikely to be chosen by another application sharing the database.
+FEED_LOCK: Final = 0x73776D64_66656564  # "swmdfeed"
+
 # session.info key under which a session factory carries its tracker port.
 _CONTROL: Final = "swarmdex.tracker_control"
 
@@ -91,13 +99,28 @@ def attach(sessions: async_sessionmaker[AsyncSession], control: TrackerControl) 
 def tell(session: AsyncSession, change: Change) -> None:
     """Record `change` for the tracker, to reach it once `session` commits.
 
-    The change is written to the change feed in `session`'s transaction whatever the
-    process: every tracker node follows the feed, so a change made anywhere (a web worker,
+    The change is written to the change feed in `session`'s transaction, as one of its last
+    writes (`_write`), whatever the process: every tracker node follows the feed, so a change made anywhere (a web worker,
     a command-line tool) reaches them all, and a rollback takes it back with the rest. A
     port attached to the session (`attach`) also learns of it at commit, so a tracker in
     this very process applies it at once.
     """
-    session.add(to_row(change))
+    before_commit(session, functools.partial(_write, change))
     control: TrackerControl | None = session.info.get(_CONTROL)
     if control is not None:
         control.record(session, change)
+
+
+def _write(change: Change, session: Session) -> None:
+    """Write `change`'s feed row as one of the transaction's last statements.
+
+    Followers read the feed in id order and remember the last id they applied, so ids must
+    follow commit order. SQLite has one writer at a time; on PostgreSQL two transactions
+    could take ids 5 and 6 and commit 6 first, and a follower that read 6 would never see 5.
+    A transaction-scoped advisory lock taken right before the insert makes every writer of
+    feed rows take its ids and commit in turn. Held only for the insert and the commit, it
+    waits on nothing else, so it cannot deadlock with the transaction's other locks.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    session.add(to_row(change))

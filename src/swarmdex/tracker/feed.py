@@ -20,9 +20,8 @@ is harmless (duty 3 of the port), and since rows are applied in commit order the
 the database's. `FeedControl` is the port of a process that runs no tracker (`swarmdex web`):
 it writes nothing more than `tell` does, and reads counts from the shared peer store.
 
-Ids follow commit order on SQLite (one writer at a time). On PostgreSQL two transactions may
-commit out of id order; the PostgreSQL backend must serialise the writes of feed rows (an
-advisory lock taken before the insert) before nodes follow a PostgreSQL feed.
+Ids follow commit order: SQLite has one writer at a time, and on PostgreSQL the writers of
+feed rows take an advisory lock for their last statements (`swarmdex.tracker.control._write`).
 """
 
 from __future__ import annotations
@@ -131,9 +130,11 @@ class FeedFollower:
         self._wakeup.set()
 
     async def reload(self) -> None:
-        # One read transaction, so that state and id agree: a snapshot on SQLite; PostgreSQL
-        # will need REPEATABLE READ here.
+        # One read transaction, so that state and id agree: SQLite's reads in a transaction
+        # are a snapshot; PostgreSQL's are only with REPEATABLE READ.
         async with self.sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             position = await session.scalar(select(func.max(TrackerChange.id))) or 0
             state = list(await self.load(session))
         self.applier.replace_all(state)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from swarmdex import __version__
+from swarmdex.db.engine import database_unavailable
 from swarmdex.tracker.control import TrackerUnavailable
 from swarmdex.web.accesslog import AccessLogWriter
 from swarmdex.web.allow import AllowedMethods
@@ -35,6 +39,7 @@ from swarmdex.web.sitemode import ReadOnly, SiteModeGate, refuse_read_only
 from swarmdex.web.templates import render
 
 STATIC = __file__.rsplit("/", 1)[0] + "/static"
+log = logging.getLogger("swarmdex.web")
 
 
 def create_app(ctx: SiteContext) -> SecurityHeaders:
@@ -101,6 +106,27 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
         if _wants_json(request):
             return JSONResponse({"detail": message}, status_code=503, headers=headers)
         response = render(request, "error.html", status_code=503, status=503, message=message)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # A database that does not answer (PostgreSQL restarting, a network cut, SQLite's
+        # lock held past the busy timeout) is a 503 the next request may not meet; the pool
+        # tests connections before use, so service comes back by itself. Anything else is
+        # the bug it always was: logged, and a 500.
+        if database_unavailable(exc):
+            log.warning("database unavailable: %s", str(exc).splitlines()[0][:300])
+            message = "The site's database cannot be reached right now. Try again in a moment."
+            status, headers = 503, {"retry-after": "10"}
+        else:
+            log.error("unhandled database error on %s", request.url.path, exc_info=exc)
+            message, status, headers = "The page could not be made.", 500, {}
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, status_code=status, headers=headers)
+        response = render(request, "error.html", status_code=status, status=status,
+                          message=message)
         response.headers.update(headers)
         return response
 

@@ -1,8 +1,9 @@
 """The one type of every row id in a route's path (`/comments/{comment_id}/edit`...).
 
-An id is written one way only: canonical decimal, `[1-9][0-9]*`, within the database's
-signed 64-bit range (SQLite's integers, PostgreSQL's bigint). Anything else (`+1`, `1.0`,
-` 1`, `01`, 2**63) names nothing on the site, so it is a 404 before any handler or query
+An id is written one way only: canonical decimal, `[1-9][0-9]*`, within the range of the id
+columns on every database: PostgreSQL's `integer`, signed 32-bit (SQLite's hold 64 bits, but
+no id there goes past 2**31 either before a site would have other worries). Anything else
+(`+1`, `1.0`, ` 1`, `01`, 2**31) names nothing on the site, so it is a 404 before any handler or query
 runs: never a 500 from a number the database cannot hold, and never a second spelling of an
 address that rules keyed on the canonical one (site modes, caches, logs) would not know.
 """
@@ -15,10 +16,12 @@ from typing import Annotated, Final
 from fastapi import HTTPException, Path
 from pydantic import BeforeValidator
 
+from swarmdex.db.models import ROW_ID_MAX
+
 __all__ = ["ID_MAX", "RowId", "parse_id"]
 
-ID_MAX: Final = 2**63 - 1
-_CANONICAL: Final = re.compile(r"[1-9][0-9]{0,18}")
+ID_MAX: Final = ROW_ID_MAX
+_CANONICAL: Final = re.compile(r"[1-9][0-9]{0,9}")
 
 
 def parse_id(value: object) -> int:

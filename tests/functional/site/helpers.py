@@ -39,6 +39,7 @@ from swarmdex.web.auth import SESSION_COOKIE, SESSION_LIFETIME
 from swarmdex.web.context import SiteContext
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
 from tests.support.aio import async_test as async_test
+from tests.support.databases import configured_url
 
 __all__ = [
     "BASE_URL",
@@ -110,7 +111,7 @@ class Site:
 async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     """The site on a fresh database in `tmp_path`; `settings` override Settings fields
     (e.g. registration="closed")."""
-    engine = create_engine(database_url(tmp_path, None))
+    engine = create_engine(database_url(tmp_path, configured_url()))
     store = MemoryPeerStore()
     tracker = Tracker(store, OpenTracker())
     control = InProcessControl(tracker, None)

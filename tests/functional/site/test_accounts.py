@@ -3,6 +3,7 @@ CSRF, rate limits, closed registration, API tokens, and the `user` / `token` com
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from swarmdex.db.engine import transaction
 from swarmdex.db.models import Role, User
 from swarmdex.web.auth import SESSION_COOKIE, ApiUser
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
+from tests.support.databases import configured_url
 
 from .helpers import PASSWORD, Site, async_test, csrf_token, post_form, running_site
 
@@ -311,8 +313,12 @@ async def test_cookies_are_secure_on_an_https_site(tmp_path: Path) -> None:
 
 
 def _swarmdex(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command line on the test's database (its --data-dir, or the PostgreSQL one)."""
+    env = dict(os.environ)
+    if (url := configured_url()) is not None:
+        env["SWARMDEX_DATABASE_URL"] = url
     return subprocess.run([sys.executable, "-m", "swarmdex", *args], capture_output=True,
-                          text=True, timeout=60, check=False)
+                          text=True, timeout=60, check=False, env=env)
 
 
 @async_test

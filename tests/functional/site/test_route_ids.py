@@ -17,7 +17,7 @@ from swarmdex.web.ids import ID_MAX, parse_id
 from .helpers import async_test, post_form, running_site
 from .routes import Route, app_routes
 
-NOT_IDS: Final = (str(2**63), str(2**64), "%2B1", "1.0", "%201", "01")
+NOT_IDS: Final = (str(2**31), str(2**63), str(2**64), "%2B1", "1.0", "%201", "01")
 _ID_PARAM: Final = re.compile(r"\{([a-z_]*id)\}")
 
 
@@ -52,7 +52,7 @@ async def test_every_route_id_refuses_other_spellings_and_huge_numbers(tmp_path:
                         assert answer.status_code in allowed, (method, route.path, value)
 
 
-@pytest.mark.parametrize("text", ["1", "42", "9223372036854775807"])
+@pytest.mark.parametrize("text", ["1", "42", "2147483647"])
 def test_canonical_ids_parse(text: str) -> None:
     assert parse_id(text) == int(text)
 

@@ -41,6 +41,9 @@ from swarmdex.db.models import ApiToken, LoginSession, Role, User, secret_digest
 
 from .conftest import async_test, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 PASSWORD = "correct horse battery staple"
 DAY = timedelta(days=1)
 

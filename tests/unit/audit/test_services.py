@@ -17,12 +17,16 @@ from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, User, utcnow
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
+from tests.support.databases import configured_url
 
 from ..db.conftest import async_test
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 
 async def _setup(tmp_path: Path):  # type: ignore[no-untyped-def]
-    engine = create_engine(database_url(tmp_path, None))
+    engine = create_engine(database_url(tmp_path, configured_url()))
     await upgrade(engine)
     sessions = session_factory(engine)
     async with transaction(sessions) as session:

@@ -16,11 +16,13 @@ from swarmdex.db import create_engine, database_url, session_factory, transactio
 from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Category, Role, Torrent, User, swarm_key
 from tests.support.aio import async_test as async_test
+from tests.support.databases import configured_url
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return database_url(tmp_path, None)
+def url(tmp_path: Path, database_backend: str) -> str:
+    """The test's database: each test that uses it runs on SQLite and on PostgreSQL."""
+    return database_url(tmp_path, configured_url())
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Real SQLite files in tmp_path, and a way to write async tests without a plugin."""
+"""Real databases, a SQLite file in tmp_path or an empty PostgreSQL database, and a way to
+write async tests without a plugin."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from swarmdex.db import create_engine, database_url
 from swarmdex.db.migrate import upgrade
 from tests.support.aio import async_test as async_test
+from tests.support.databases import configured_url
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
+def url(tmp_path: Path, empty_database_backend: str) -> str:
+    """A database never migrated: each test that uses it runs on SQLite and on PostgreSQL."""
+    return database_url(tmp_path, configured_url())
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file, for what only SQLite has (files, pragmas)."""
     return database_url(tmp_path, None)
 
 

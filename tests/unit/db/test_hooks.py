@@ -1,4 +1,5 @@
-"""After-commit hooks on a real SQLite file: run on commit, dropped on rollback."""
+"""Commit hooks on a real database: after-commit actions run on commit, before-commit actions
+write last; both are dropped on rollback."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import logging
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from swarmdex.db import session_factory, transaction
-from swarmdex.db.hooks import after_commit, pending
+from swarmdex.db.hooks import after_commit, before_commit, pending
 from swarmdex.db.models import Category
 
 from .conftest import async_test, open_engine
@@ -123,3 +125,57 @@ async def test_a_failing_action_is_logged_and_the_others_run(
         assert "an after-commit action failed" in caplog.text
         async with sessions() as session:  # the commit stands
             assert await session.scalar(select(Category).where(Category.slug == "games"))
+
+
+@async_test
+async def test_before_commit_actions_write_last_in_the_same_transaction(url: str) -> None:
+    async with open_engine(url) as engine:
+        sessions = session_factory(engine)
+        seen: list[int] = []
+
+        def last(session: Session) -> None:
+            # Everything else is flushed already: the action sees it, and its own write
+            # commits with it.
+            seen.append(session.scalar(select(func.count()).select_from(Category)) or 0)
+            session.add(category("last"))
+
+        async with transaction(sessions) as session:
+            before_commit(session, last)
+            session.add(category("first"))  # added after registering, flushed before it runs
+        assert seen == [1]
+        async with sessions() as session:
+            assert set(await session.scalars(select(Category.slug))) == {"first", "last"}
+
+
+@async_test
+async def test_before_commit_actions_are_dropped_with_a_rollback_or_savepoint(url: str) -> None:
+    ran: list[str] = []
+    async with open_engine(url) as engine:
+        sessions = session_factory(engine)
+        with pytest.raises(Boom):
+            async with transaction(sessions) as session:
+                before_commit(session, lambda _: ran.append("rolled back"))
+                raise Boom
+        async with transaction(sessions) as session:
+            with pytest.raises(Boom):
+                async with session.begin_nested():
+                    before_commit(session, lambda _: ran.append("savepoint"))
+                    raise Boom
+            before_commit(session, lambda _: ran.append("kept"))
+        assert ran == ["kept"]
+
+
+@async_test
+async def test_a_failing_before_commit_action_fails_the_commit(url: str) -> None:
+    async with open_engine(url) as engine:
+        sessions = session_factory(engine)
+
+        def fail(_: Session) -> None:
+            raise Boom
+
+        with pytest.raises(Boom):
+            async with transaction(sessions) as session:
+                session.add(category("lost"))
+                before_commit(session, fail)
+        async with sessions() as session:
+            assert await session.scalar(select(Category).where(Category.slug == "lost")) is None

@@ -125,8 +125,8 @@ def _filled_before(connection: Connection) -> tuple[dict[str, list[tuple[Any, ..
 
 
 @async_test
-async def test_the_migration_keeps_every_row_and_never_reuses_their_ids(url: str) -> None:
-    async with open_engine(url, migrated=False) as engine:
+async def test_the_migration_keeps_every_row_and_never_reuses_their_ids(sqlite_url: str) -> None:
+    async with open_engine(sqlite_url, migrated=False) as engine:
         async with engine.begin() as conn:
             before, schema = await conn.run_sync(_filled_before)
         assert sum(map(len, before.values())) >= len(ROWS) + 1
@@ -184,8 +184,8 @@ def _downgrade(connection: Connection) -> None:
 
 
 @async_test
-async def test_downgrading_keeps_every_row(url: str) -> None:
-    async with open_engine(url, migrated=False) as engine:
+async def test_downgrading_keeps_every_row(sqlite_url: str) -> None:
+    async with open_engine(sqlite_url, migrated=False) as engine:
         async with engine.begin() as conn:
             before, schema = await conn.run_sync(_filled_before)
             tables = (await conn.exec_driver_sql(

@@ -1,4 +1,5 @@
-"""Migrations on a real SQLite file: they build the schema the models describe, once."""
+"""Migrations on a real SQLite file and a real PostgreSQL database: they build the schema the
+models describe, once."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from swarmdex.db.migrate import (
     upgrade,
     upgrade_url,
 )
+from tests.support.databases import configured_url
 from tests.support.serve import SWARMDEX, clean_env
 
 from .conftest import async_test, open_engine
@@ -55,8 +57,26 @@ def _tables(connection: Connection) -> set[str]:
 
 def _schema(connection: Connection) -> list[tuple[str, str, str | None]]:
     """The SQL of every table and index, to tell whether a second upgrade changed anything."""
+    if connection.dialect.name == "postgresql":
+        return [*_pg_constraints(connection), *(
+            ("column", f"{table}.{column}", kind) for table, column, kind in connection.exec_driver_sql(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'public' ORDER BY table_name, column_name"))]
     rows = connection.exec_driver_sql("SELECT type, name, sql FROM sqlite_master ORDER BY name")
     return [(kind, name, sql) for kind, name, sql in rows]  # virtual tables included
+
+
+def _pg_constraints(connection: Connection) -> list[tuple[str, str, str | None]]:
+    """Every constraint, index and trigger of the models' tables, as PostgreSQL defines it."""
+    rows = connection.exec_driver_sql(
+        "SELECT 'constraint', conrelid::regclass::text || '.' || conname, "
+        "pg_get_constraintdef(oid) FROM pg_constraint WHERE connamespace = 'public'::regnamespace "
+        "UNION ALL SELECT 'index', tablename || '.' || indexname, indexdef FROM pg_indexes "
+        "WHERE schemaname = 'public' "
+        "UNION ALL SELECT 'trigger', tgrelid::regclass::text || '.' || tgname, "
+        "pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1, 2"
+    ).all()
+    return [(kind, name, sql) for kind, name, sql in rows if name.split(".")[0] in TABLES]
 
 
 def test_migrations_are_one_line_from_the_first() -> None:
@@ -116,6 +136,8 @@ def _sqlite_schema_sql(connection: Connection) -> list[tuple[str, str]]:
 @async_test
 async def test_migrated_schema_has_the_models_constraints(url: str, tmp_path: Any) -> None:
     """compare_metadata does not look at CHECK constraints or ON DELETE: compare the SQL."""
+    if url.startswith("postgresql"):
+        return await _same_constraints_on_postgresql(url)
     async with open_engine(url) as migrated, migrated.connect() as conn:
         from_migrations = await conn.run_sync(_sqlite_schema_sql)
     async with open_engine(f"sqlite+aiosqlite:///{tmp_path}/models.db", migrated=False) as e:
@@ -128,6 +150,23 @@ async def test_migrated_schema_has_the_models_constraints(url: str, tmp_path: An
         for clause in ("CHECK", "ON DELETE CASCADE", "ON DELETE SET NULL", "ON DELETE RESTRICT"):
             assert migrated_sql.count(clause) == model_sql.count(clause), (name, clause)
         assert sorted(_constraint_names(migrated_sql)) == sorted(_constraint_names(model_sql)), name
+
+
+async def _same_constraints_on_postgresql(url: str) -> None:
+    async with open_engine(url) as migrated, migrated.connect() as conn:
+        from_migrations = await conn.run_sync(_pg_constraints)
+    async with open_engine(url, migrated=False) as engine:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+            await conn.run_sync(all_models().create_all)
+        async with engine.connect() as conn:
+            from_models = await conn.run_sync(_pg_constraints)
+    # What only migrations make: the audit log's triggers, the search index's table.
+    assert {name for kind, name, _ in from_migrations if kind == "trigger"} == {
+        "audit_log.audit_log_append_only", "audit_log.audit_log_no_truncate"}
+    migrated = [row for row in from_migrations if row[0] != "trigger"]
+    assert migrated == from_models
 
 
 def _constraint_names(sql: str) -> list[str]:
@@ -162,8 +201,8 @@ async def test_failed_upgrade_leaves_nothing_behind(url: str) -> None:
             await upgrade(engine)
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == {"tags"}
-            foreign_keys = (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar()
-        assert foreign_keys == 1  # switched back on after the failure
+            if conn.dialect.name == "sqlite":  # switched back on after the failure
+                assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
         assert await current_revision(engine) is None
 
 
@@ -187,16 +226,16 @@ async def test_unreachable_database_is_said_plainly(tmp_path: Any) -> None:
 
 
 @async_test
-async def test_new_database_files_are_private(url: str, tmp_path: Any) -> None:
-    async with open_engine(url) as engine, engine.connect() as conn:
+async def test_new_database_files_are_private(sqlite_url: str, tmp_path: Any) -> None:
+    async with open_engine(sqlite_url) as engine, engine.connect() as conn:
         assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
         for name in ("swarmdex.db", "swarmdex.db-wal", "swarmdex.db-shm"):
             assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
 
 
 @async_test
-async def test_foreign_keys_are_on_again_after_upgrade(url: str) -> None:
-    async with open_engine(url) as engine, engine.connect() as conn:
+async def test_foreign_keys_are_on_again_after_upgrade(sqlite_url: str) -> None:
+    async with open_engine(sqlite_url) as engine, engine.connect() as conn:
         assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
 
 
@@ -212,7 +251,7 @@ async def test_two_processes_starting_at_once_migrate_once(url: str) -> None:
 
 @async_test
 async def test_a_migration_waits_for_another_however_long_it_takes(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Another process mid-migration holds the lock far longer than SQLite's busy timeout
     # (cut to 0.1 s here): this one waits for it, with no "database is locked".
@@ -220,7 +259,7 @@ async def test_a_migration_waits_for_another_however_long_it_takes(
     lock = os.open(tmp_path / "swarmdex.db.migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        async with open_engine(url, migrated=False) as engine:
+        async with open_engine(sqlite_url, migrated=False) as engine:
             waiting = asyncio.ensure_future(upgrade(engine))
             done, _ = await asyncio.wait([waiting], timeout=1.0)  # ten busy timeouts
             assert not done, "migrated while another process held the lock"
@@ -233,11 +272,15 @@ async def test_a_migration_waits_for_another_however_long_it_takes(
             os.close(lock)
 
 
-def test_processes_starting_at_once_migrate_once_each_way(tmp_path: Path) -> None:
+def test_processes_starting_at_once_migrate_once_each_way(
+    tmp_path: Path, empty_database_backend: str
+) -> None:
     # Real processes, not two engines in one: `swarmdex db upgrade` four times at once.
     data = tmp_path / "data"
+    url = configured_url()
+    env = clean_env({"SWARMDEX_DATABASE_URL": url} if url else None)
     runs = [subprocess.Popen([*SWARMDEX, "db", "upgrade", "--data-dir", str(data)],
-                             env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True, stdin=subprocess.DEVNULL) for _ in range(4)]
     outputs = [run.communicate(timeout=120)[0] for run in runs]  # a bound, not a wait
     assert [run.returncode for run in runs] == [0] * 4, outputs

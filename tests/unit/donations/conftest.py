@@ -20,6 +20,7 @@ from swarmdex.db.models import Role, User
 from swarmdex.donations import services
 from swarmdex.donations.models import Campaign, Donation, Period
 from tests.support.aio import async_test as async_test
+from tests.support.databases import configured_url
 
 CAP: Final = Decimal("100000")
 
@@ -34,8 +35,9 @@ JANUARY_10: Final = at("2025-01-10")
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return database_url(tmp_path, None)
+def url(tmp_path: Path, database_backend: str) -> str:
+    """The test's database: each test that uses it runs on SQLite and on PostgreSQL."""
+    return database_url(tmp_path, configured_url())
 
 
 @dataclass

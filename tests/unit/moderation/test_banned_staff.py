@@ -13,6 +13,9 @@ from swarmdex.moderation import bans, services
 from swarmdex.moderation.services import NotAllowed
 from tests.unit.torrents.support import add_user, async_test, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 
 @async_test
 async def test_lifting_a_ban_obeys_the_rank_rule_of_banning(tmp_path: Path) -> None:

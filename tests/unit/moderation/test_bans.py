@@ -16,6 +16,9 @@ from swarmdex.moderation import bans
 from swarmdex.moderation.services import ModerationError, NotAllowed, NotFound
 from tests.unit.torrents.support import add_user, async_test, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 
 @async_test
 async def test_a_ban_is_in_force_until_it_ends_or_is_lifted(tmp_path: Path) -> None:

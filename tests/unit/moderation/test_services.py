@@ -23,6 +23,9 @@ from swarmdex.search import services as search
 from swarmdex.torrents import services as torrents
 from tests.unit.torrents.support import TorrentFactory, add_user, async_test, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 
 @dataclass
 class World:

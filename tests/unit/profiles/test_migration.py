@@ -3,11 +3,14 @@ users table (SQLite's way to add columns here) loses nothing that refers to them
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from swarmdex.db import create_engine
+from swarmdex.db import create_engine, database_url
 from swarmdex.db.migrate import alembic_config, current_revision, upgrade
 
 from .conftest import async_test
@@ -50,3 +53,9 @@ async def test_existing_accounts_get_an_empty_profile(url: str) -> None:
     assert not before & set(COLUMNS)
     assert [tuple(row) for row in rows] == [("trusted", "", "", None, 0, 0, 0)]
     assert tokens == 1  # the table rebuild did not cascade into the user's tokens
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    """SQLite only: the rows this test writes under an old revision are SQLite's (zeroblob)."""
+    return database_url(tmp_path, None)

@@ -20,6 +20,7 @@ from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Category, Tag, Torrent, TorrentFile, User
 from swarmdex.search.services import index_torrent
 from tests.support.aio import async_test as async_test
+from tests.support.databases import configured_url
 
 EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 CATEGORIES: Final = (("linux", "Linux"), ("films", "Films"), ("music", "Music"))
@@ -29,7 +30,7 @@ _serial = itertools.count(1)
 @asynccontextmanager
 async def catalogue(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """Sessions on a fresh migrated SQLite database with the CATEGORIES."""
-    engine = create_engine(database_url(tmp_path, None))
+    engine = create_engine(database_url(tmp_path, configured_url()))
     try:
         await upgrade(engine)
         sessions = session_factory(engine)

@@ -21,6 +21,9 @@ from swarmdex.search.swarms import SwarmCounter
 
 from .factory import EPOCH, add_torrent, async_test, catalogue
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 TITLES = ["alpha", "Bravo", "charlie", "ALPHA", "delta", "Echo", "bravo", "foxtrot", "golf", "Hotel"]
 
 

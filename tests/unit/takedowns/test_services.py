@@ -21,6 +21,9 @@ from swarmdex.torrents import services as torrents
 from swarmdex.torrents.fields import UploadError
 from tests.unit.torrents.support import TorrentFactory, add_user, async_test, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 Sessions = async_sessionmaker[AsyncSession]
 CLAIMANT = "Ada Claimant"
 EMAIL = "ada.claimant@example.org"

@@ -34,6 +34,7 @@ from swarmdex.web.auth import SESSION_COOKIE
 from swarmdex.web.context import SiteContext
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
 from tests.support.aio import async_test as async_test
+from tests.support.databases import configured_url
 
 SITE_TRACKERS = ["http://tracker.test:8080/announce", "udp://tracker.test:6969/announce"]
 CSRF = "c" * 43  # what SecurityHeaders accepts as a token: 43 characters
@@ -92,7 +93,7 @@ class TorrentFactory:
 @asynccontextmanager
 async def database(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A migrated SQLite database in `tmp_path` with the default categories."""
-    engine = create_engine(database_url(tmp_path, None))
+    engine = create_engine(database_url(tmp_path, configured_url()))
     try:
         await upgrade(engine)
         sessions = session_factory(engine)

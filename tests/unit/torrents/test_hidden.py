@@ -16,6 +16,9 @@ from swarmdex.torrents.services import UploadError
 
 from .support import TorrentFactory, add_user, async_test, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 LIMIT = 1 << 20
 
 

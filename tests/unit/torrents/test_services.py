@@ -25,6 +25,9 @@ from swarmdex.torrents.services import UploadError, UploadTooLarge
 
 from .support import TorrentFactory, add_user, async_test, count_rows, database
 
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
+
 LIMIT = 1024 * 1024
 
 

@@ -25,9 +25,13 @@ from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import TAKEN_DOWN, UNREGISTERED, Tracker
 from swarmdex.tracker.models import TrackerChange
 from tests.support.aio import async_test
+from tests.support.databases import configured_url
 
 from .test_inprocess import peers_of, refusal
 from .test_logic import IP_B, announce, make, request
+
+# Each test runs on SQLite and on PostgreSQL (tests/support/databases.py).
+pytestmark = pytest.mark.usefixtures("database_backend")
 
 A = b"\x0a" * 20
 B = b"\x0b" * 20
@@ -77,7 +81,7 @@ async def database(tmp_path: Path) -> AsyncIterator[
         tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]:
     """A migrated database and the sessions of a process that runs no tracker (a web
     worker, a command-line tool): `tell` there only writes the feed."""
-    engine = create_engine(database_url(tmp_path, None))
+    engine = create_engine(database_url(tmp_path, configured_url()))
     try:
         await prepare_database(engine)
         yield engine, session_factory(engine)
@@ -201,9 +205,9 @@ async def test_a_follower_keeps_serving_while_the_feed_cannot_be_read_and_resume
 ) -> None:
     caplog.set_level(logging.INFO, "swarmdex.tracker")
 
-    async def execute(sql: str) -> None:
+    async def execute(sql: str, **params: object) -> None:
         async with web() as session:
-            await session.execute(text(sql))
+            await session.execute(text(sql), params)
             await session.commit()
 
     async with database(tmp_path) as (_, web), node(web) as one:
@@ -213,7 +217,7 @@ async def test_a_follower_keeps_serving_while_the_feed_cannot_be_read_and_resume
         await until(lambda: "cannot read the database" in caplog.text)
         assert one.serves(A)  # what it knew, it still serves
         await execute("INSERT INTO tracker_changes_away (kind, info_hash_v1, listed, made_at) "
-                      "VALUES ('listed', x'" + B.hex() + "', 0, '2026-01-01 00:00:00')")
+                      "VALUES ('listed', :hash, false, CURRENT_TIMESTAMP)", hash=B)
         await execute("ALTER TABLE tracker_changes_away RENAME TO tracker_changes")
         await until(lambda: one.serves(B))  # the change made meanwhile, caught up
         assert caplog.text.count("cannot read the database") == 1  # said once, not per poll

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from swarmdex.audit import services
-from swarmdex.db.models import Role, User
+from swarmdex.db.models import ROW_ID_MAX, Role, User
 from swarmdex.web.auth import require_role
 from swarmdex.web.context import Ctx
 from swarmdex.web.templates import render
@@ -41,7 +41,7 @@ def _shown(state: dict[str, Any] | None) -> str:
 async def audit_log(request: Request, ctx: Ctx, user: Admin, actor: Text = None,
                     action: Text = None, target_type: Text = None, target_id: Text = None,
                     since: Text = None, until: Text = None,
-                    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+                    before_id: Annotated[int | None, Query(ge=1, le=ROW_ID_MAX)] = None,
                     ) -> HTMLResponse:
     typed = {"actor": actor, "action": action, "target_type": target_type,
              "target_id": target_id, "since": since, "until": until}

@@ -21,8 +21,8 @@ import pytest
 
 from swarmdex.bittorrent.metainfo import parse_torrent
 
-from ...support.serve import Serve, swarmdex
-from ...unit.torrents.support import build_torrent
+from ..support.serve import Serve, swarmdex
+from ..unit.torrents.support import build_torrent
 
 FILES = 3000
 # Seconds between the last byte of the request and the kill; None: kill with half the body sent.

@@ -20,9 +20,9 @@ import pytest
 from swarmdex.bittorrent.bencode import encode
 from swarmdex.bittorrent.metainfo import parse_torrent
 
-from ...support import crafted
-from ...support.serve import Serve, swarmdex
-from ..wire import UdpClient
+from ..support import crafted
+from ..support.serve import Serve, swarmdex
+from .wire import UdpClient
 
 CPU_BUDGET = 2.0  # seconds: the junk files below need more
 JUNK_MB = 9.0
