@@ -1,7 +1,8 @@
 """A split deployment with real processes: one `swarmdex web` and two `swarmdex tracker`
 nodes on one database and one Redis. Peers announced to one node are handed out by the other;
-what the site changes reaches both nodes through the change feed; the torrent page shows live
-counts from Redis; a node killed with SIGKILL catches up when it comes back."""
+what the site changes (uploads, a takedown, a deletion) reaches both nodes through the change
+feed; the torrent page shows live counts from Redis; a Redis restart is ridden out; a node
+killed with SIGKILL catches up when it comes back."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ import pytest
 
 from swarmdex.bittorrent.metainfo import parse_torrent
 from swarmdex.node import TRACKER_ONLY, WEB_ONLY
-from swarmdex.tracker.logic import UNREGISTERED
+from swarmdex.peerstore.base import StoreRefused
+from swarmdex.tracker.logic import TAKEN_DOWN, UNREGISTERED
 from tests.support.databases import configured_url
 from tests.support.redis_server import RedisServer, redis_server
 from tests.support.serve import Serve, swarmdex
 from tests.support.site import RunningSite
 from tests.unit.torrents.support import build_torrent
 
+from .takedown_steps import accept_notice, file_notice
 from .wire import http_announce, http_get, run, split_peers, udp_clients
 
 FLAGS = ("--port", "0", "--udp-port", "0")
@@ -62,9 +65,10 @@ def test_web_and_two_tracker_nodes_share_peers_and_changes(
     env = {"SWARMDEX_DATABASE_URL": url} if url else None
     first = build_torrent(tmp_path / "a", {"a/one.bin": 40_000}, "hybrid")
     second = build_torrent(tmp_path / "b", {"b/two.bin": 40_000}, "v1")
-    meta, meta2 = parse_torrent(first), parse_torrent(second)
-    assert meta.info_hash_v1 and meta2.info_hash_v1
-    h, h2 = meta.info_hash_v1, meta2.info_hash_v1
+    third = build_torrent(tmp_path / "c", {"c/three.bin": 40_000}, "v1")
+    meta, meta2, meta3 = parse_torrent(first), parse_torrent(second), parse_torrent(third)
+    assert meta.info_hash_v1 and meta2.info_hash_v1 and meta3.info_hash_v1
+    h, h2, h3 = meta.info_hash_v1, meta2.info_hash_v1, meta3.info_hash_v1
 
     with Serve(data, *FLAGS, *store, command=("web",), env=env) as web, \
             Serve(data, *FLAGS, *store, command=("tracker",), env=env) as node_a, \
@@ -101,6 +105,25 @@ def test_web_and_two_tracker_nodes_share_peers_and_changes(
         assert refusal(web, h) == WEB_ONLY
         browser = run(http_get(node_a.http, "/"))
         assert (browser.status, browser.body) == (404, TRACKER_ONLY)
+
+        # A takedown decided on the web process is refused by both nodes.
+        moderator = site.create_user("moderator", role="moderator")
+        key3 = site.upload(token, third)
+        wait_until(lambda: refusal(node_a, h3) is None and refusal(node_b, h3) is None,
+                   "the third upload on both nodes")
+        accept_notice(site, moderator, file_notice(site, key3))
+        wait_until(lambda: refusal(node_a, h3) == TAKEN_DOWN == refusal(node_b, h3),
+                   "a takedown refused on both nodes")
+
+        # Redis restarted (peers gone, as it keeps nothing on disk): announces say the
+        # tracker is unavailable meanwhile, and are answered again once it is back.
+        redis.stop()
+        try:
+            assert refusal(node_b, h) == StoreRefused.reason
+        finally:
+            redis.start()
+        wait_until(lambda: refusal(node_a, h) is None and refusal(node_b, h) is None,
+                   "announces answered again after Redis came back")
 
         # A node killed outright misses a deletion and an upload; started again on the same
         # data it loads the whole state and then follows the feed with the others.

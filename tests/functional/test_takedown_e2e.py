@@ -7,70 +7,18 @@ loaded from the database and still refused."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from swarmdex.bittorrent.metainfo import parse_torrent
-from swarmdex.protocol import udp as udp_wire
-from swarmdex.tracker.logic import TAKEN_DOWN
 from tests.support.serve import Serve
-from tests.support.site import Account, RunningSite
+from tests.support.site import RunningSite
 from tests.unit.torrents.support import build_torrent
 
-from .wire import http_announce, run, udp_clients, until
+from .takedown_steps import browser, log_in, post, refused, served, upload
+from .wire import run, until
 
-CSRF_COOKIE = "sdx_csrf"
-CSRF_FIELD = "csrf_token"
-TORRENT_TYPE = "application/x-bittorrent"
 STOP_TIMEOUT = 10
 TAKEDOWN_DEADLINE = 1.0  # seconds from the decision to the tracker refusing
-
-
-def _client(site: RunningSite) -> httpx.Client:
-    return httpx.Client(base_url=site.base_url, timeout=10, trust_env=False)
-
-
-def _post(client: httpx.Client, path: str, **fields: str) -> httpx.Response:
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/login")
-    return client.post(path, data={CSRF_FIELD: client.cookies[CSRF_COOKIE], **fields})
-
-
-@contextmanager
-def _log_in(site: RunningSite, account: Account) -> Iterator[httpx.Client]:
-    with _client(site) as client:
-        answer = _post(client, "/login", name=account.name, password=account.password, next="/")
-        assert answer.status_code == 303, answer.text
-        yield client
-
-
-def _upload(site: RunningSite, token: str, data: bytes) -> httpx.Response:
-    with _client(site) as client:
-        return client.post("/api/v1/torrents", headers={"Authorization": f"Bearer {token}"},
-                           data={"category": "linux"},
-                           files={"file": ("e2e.torrent", data, TORRENT_TYPE)})
-
-
-async def _refused(server: Serve, h: bytes) -> bool:
-    """True when both the UDP and the HTTP tracker refuse `h` as taken down."""
-    answer = await http_announce(server.http, h, port=7001)
-    if answer.get(b"failure reason") != TAKEN_DOWN.encode():
-        return False
-    async with udp_clients(server.udp) as (client,):
-        reply = await client.announce(h, port=7001)
-    return isinstance(reply, udp_wire.ErrorReply) and reply.message == TAKEN_DOWN
-
-
-async def _served(server: Serve, h: bytes) -> bool:
-    answer = await http_announce(server.http, h, port=7002)
-    if b"failure reason" in answer:
-        return False
-    async with udp_clients(server.udp) as (client,):
-        reply = await client.announce(h, port=7002)
-    return isinstance(reply, udp_wire.AnnounceReply)
 
 
 def test_takedown_end_to_end(tmp_path: Path) -> None:
@@ -85,16 +33,16 @@ def test_takedown_end_to_end(tmp_path: Path) -> None:
         token = site.create_token(uploader)
         moderator = site.create_user("moderator", role="moderator")
 
-        created = _upload(site, token, data)
+        created = upload(site, token, data)
         assert created.status_code == 201, created.text
         key = created.json()["info_hash"]
         for h in announced:
-            assert run(_served(server, h))
+            assert run(served(server, h))
 
         # A visitor files a notice through the form.
-        with _client(site) as visitor:
+        with browser(site) as visitor:
             assert visitor.get(f"/notice?t={key}").status_code == 200
-            filed = _post(visitor, "/notice", claimant_name="Ada Claimant", organisation="Studio",
+            filed = post(visitor, "/notice", claimant_name="Ada Claimant", organisation="Studio",
                           email="ada@example.org", work="The film", torrents=site.url(f"/t/{key}"),
                           good_faith="1", accurate="1", signature="Ada Claimant")
             assert filed.status_code == 303, filed.text
@@ -103,50 +51,50 @@ def test_takedown_end_to_end(tmp_path: Path) -> None:
             number = int(match.group(1))
 
         # The moderator accepts; the tracker refuses within a second, over UDP and HTTP.
-        with _log_in(site, moderator) as staff:
+        with log_in(site, moderator) as staff:
             assert f"#{number}" in staff.get("/takedowns").text
-            assert _post(staff, f"/takedowns/{number}/accept", note="e2e").status_code == 303
+            assert post(staff, f"/takedowns/{number}/accept", note="e2e").status_code == 303
         for h in announced:
-            run(until(lambda h=h: _refused(server, h), timeout=TAKEDOWN_DEADLINE))
+            run(until(lambda h=h: refused(server, h), timeout=TAKEDOWN_DEADLINE))
 
-        with _client(site) as visitor:
+        with browser(site) as visitor:
             stub = visitor.get(f"/t/{key}")
             assert stub.status_code == 451 and f"legal notice #{number}" in stub.text
             assert "magnet:" not in stub.text
             assert visitor.get(f"/t/{key}.torrent").status_code == 451
             api = visitor.get(f"/api/v1/torrents/{key}")
             assert api.status_code == 451 and f"#{number}" in api.json()["detail"]
-        again = _upload(site, token, data)
+        again = upload(site, token, data)
         assert again.status_code == 422 and f"legal notice #{number}" in again.json()["detail"]
 
         # The uploader disputes; the moderator restores; the tracker serves it again.
-        with _log_in(site, uploader) as client:
+        with log_in(site, uploader) as client:
             assert f"/takedowns/{number}/counter" in client.get("/account").text
-            countered = _post(client, f"/takedowns/{number}/counter", statement="It is mine.",
+            countered = post(client, f"/takedowns/{number}/counter", statement="It is mine.",
                               contact="up@example.org", good_faith="1", signature="Up Loader")
             assert countered.status_code == 303, countered.text
-        with _log_in(site, moderator) as staff:
+        with log_in(site, moderator) as staff:
             counter = re.search(r"#counter-(\d+)", staff.get("/takedowns").text)
             assert counter is not None
-            restored = _post(staff, f"/takedowns/counter/{counter.group(1)}/restore", note="ok")
+            restored = post(staff, f"/takedowns/counter/{counter.group(1)}/restore", note="ok")
             assert restored.status_code == 303
         for h in announced:
-            run(until(lambda h=h: _served(server, h), timeout=TAKEDOWN_DEADLINE))
-        with _client(site) as visitor:
+            run(until(lambda h=h: served(server, h), timeout=TAKEDOWN_DEADLINE))
+        with browser(site) as visitor:
             assert visitor.get(f"/t/{key}").status_code == 200
 
         # Taken down again (a second notice), for the restart below.
-        with _client(site) as visitor:
-            filed = _post(visitor, "/notice", claimant_name="Bo", organisation="", email="bo@example.org",
+        with browser(site) as visitor:
+            filed = post(visitor, "/notice", claimant_name="Bo", organisation="", email="bo@example.org",
                           work="The film", torrents=key, good_faith="1", accurate="1", signature="Bo")
             second = int(filed.headers["location"].split("/")[2])
-        with _log_in(site, moderator) as staff:
-            assert _post(staff, f"/takedowns/{second}/accept", note="").status_code == 303
+        with log_in(site, moderator) as staff:
+            assert post(staff, f"/takedowns/{second}/accept", note="").status_code == 303
         assert server.stop(timeout=STOP_TIMEOUT) == 0
 
     # Open mode, after a restart: the standing takedown comes from the database.
     with Serve(data_dir, "--port", "0", "--udp-port", "0", "--tracker-mode", "open") as server:
         for h in announced:
-            assert run(_refused(server, h))
-        assert run(_served(server, b"\x42" * 20))  # any other torrent, as open mode does
+            assert run(refused(server, h))
+        assert run(served(server, b"\x42" * 20))  # any other torrent, as open mode does
         assert server.stop(timeout=STOP_TIMEOUT) == 0
