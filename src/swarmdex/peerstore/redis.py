@@ -4,6 +4,11 @@ Each operation is one Lua script, so it is one round trip and atomic: two nodes 
 one swarm at once never lose a peer or a count. Scripts build their key names from a prefix
 (default `swarmdex:`), so this is for one Redis server, not Redis Cluster.
 
+Announces and scrapes go through one pipelined connection (`resp.RespPipeline`: the scripts
+of one event-loop turn in one write, replies parsed by hiredis); the rest through redis-py.
+With 64 announces in flight that took the client's CPU per announce from about 256 µs to
+about 90 µs (`bench/peerstore_redis.py`), Redis's own staying near 50 µs.
+
 Key layout (P: the prefix; H: a 20-byte swarm key and B: an address bucket, both raw bytes)
 ------------------------------------------------------------------------------------------
 `P n:`          hash: `swarms`, `peers` (the store's totals), `seq` (a counter for `P order:`).
@@ -60,6 +65,7 @@ from swarmdex.peerstore.base import (
     SwarmReply,
 )
 from swarmdex.peerstore.pacing import LimitLog
+from swarmdex.peerstore.resp import RespPipeline
 from swarmdex.protocol.announce import Event, SwarmCounts
 
 __all__ = ["RedisPeerStore"]
@@ -380,6 +386,8 @@ class RedisPeerStore:
         self._down = False  # the last call found Redis away (said once in the log)
         self.shown_as = "Redis"  # how messages name it
         self.persists: list[str] = []  # what of Redis's configuration writes to disk (`open`)
+        self.fast: RespPipeline | None = None  # the announce path's connection (`at`)
+        self._announce_sha = self._scrape_sha = b""
 
     async def _answer(self, call: Awaitable[T]) -> T:
         """`call`'s result; Redis not answering becomes StoreUnavailable (duty of networked
@@ -410,7 +418,15 @@ class RedisPeerStore:
                                          socket_connect_timeout=SOCKET_TIMEOUT)
         store = cls(client, **options)
         store.shown_as = shown_as or "Redis"
+        store.use_pipeline(RespPipeline.from_url(url, timeout=SOCKET_TIMEOUT))
         return store
+
+    def use_pipeline(self, pipeline: RespPipeline | None) -> None:
+        """Send announces and scrapes through `pipeline` (see `resp`), not redis-py."""
+        self.fast = pipeline
+        if pipeline is not None:
+            self._announce_sha = pipeline.script(_ANNOUNCE)
+            self._scrape_sha = pipeline.script(_SCRAPE)
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> RedisPeerStore:
@@ -452,10 +468,12 @@ class RedisPeerStore:
     ) -> SwarmReply:
         if len(peer) not in (6, 18):
             raise ValueError("a peer is 6 (IPv4) or 18 (IPv6) bytes")
-        reply = await self._answer(self._announce(args=[
-            self.prefix, info_hash, peer, int(event), int(seeder), numwant, int(other_family),
-            repr(now), *self._limits,
-        ]))
+        args = [self.prefix, info_hash, peer, int(event), int(seeder), numwant,
+                int(other_family), repr(now), *self._limits]
+        if self.fast is not None:
+            reply = await self._answer(self.fast.evalsha(self._announce_sha, args))
+        else:
+            reply = await self._answer(self._announce(args=args))
         status = reply[0]
         if status:
             self._limit_log.bump(_REFUSED[status])
@@ -468,7 +486,10 @@ class RedisPeerStore:
     async def scrape(self, info_hashes: Sequence[bytes], now: float) -> list[SwarmCounts]:
         if not info_hashes:
             return []
-        rows = await self._answer(self._scrape(args=[self.prefix, *info_hashes]))
+        if self.fast is not None:
+            rows = await self._answer(self.fast.evalsha(self._scrape_sha, [self.prefix, *info_hashes]))
+        else:
+            rows = await self._answer(self._scrape(args=[self.prefix, *info_hashes]))
         return [SwarmCounts(*row) for row in rows]
 
     async def remove_swarm(self, info_hash: bytes) -> None:
@@ -562,4 +583,6 @@ class RedisPeerStore:
         return ""
 
     async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.close()
         await self.client.aclose()
