@@ -4,12 +4,14 @@ only to node B meet through the shared peer store and move a file."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from swarmdex.bittorrent.metainfo import parse_torrent
+from swarmdex.node import SECRET_FILE
 
 from ..support.databases import PostgresDatabases
 from ..support.redis_server import RedisServer, redis_server
@@ -30,6 +32,10 @@ def redis() -> Iterator[RedisServer]:
         yield server
 
 
+def data_dir(server: Serve) -> Path:
+    return Path(server.argv[server.argv.index("--data-dir") + 1])
+
+
 @pytest.mark.parametrize(("seeder_transport", "leecher_transport"), [("udp", "http"), ("http", "udp")])
 def test_libtorrent_on_node_a_seeds_to_transmission_on_node_b(
     seeder_transport: str,
@@ -38,9 +44,16 @@ def test_libtorrent_on_node_a_seeds_to_transmission_on_node_b(
     payload: Payload,
     postgres: PostgresDatabases,
     redis: RedisServer,
+    tracker: Serve,
     libtorrent_client: Callable[[str], LibtorrentClient],
     transmission: Callable[[str], TransmissionDaemon],
 ) -> None:
+    # One secret for every node, as docs/scaling.md asks, and the same as the run's other
+    # tracker on 127.0.0.1: libtorrent keeps UDP connection ids per tracker address (not
+    # port) for the whole process, and would first present one an earlier test was given.
+    for node in ("a", "b"):
+        (tmp_path / node).mkdir()
+        shutil.copy2(data_dir(tracker) / SECRET_FILE, tmp_path / node / SECRET_FILE)
     database = postgres.create_sync()
     env = {"SWARMDEX_DATABASE_URL": database}
     store = ("--peer-store-url", f"{redis.url}?prefix=two-nodes-{seeder_transport}:")
