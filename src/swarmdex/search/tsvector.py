@@ -11,7 +11,8 @@ A document vector numbers its tokens 1, 2, 3... field after field, leaving a gap
 fields so that a phrase never runs from the title into the name. Each lexeme carries the
 weight of the field it first appears in most strongly (title A, name B, tags C, files D),
 which ranking reads. PostgreSQL's limits are kept: positions up to 16,383 (later tokens are
-still matched, as words, but not in phrases), 256 positions per lexeme, and a whole value
+still matched, as words, but not in phrases: the one place where this backend finds less
+than FTS5, in the file lists of huge torrents), 256 positions per lexeme, and a whole value
 under 1 MB (the file list is cut once a vector nears it; `MAX_INDEXED_FILES` keeps that rare).
 """
 

@@ -257,3 +257,18 @@ async def test_random_input_never_reaches_fts5_syntax(tmp_path: Path) -> None:
                 query = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 24)))
                 page = await services.search(session, query, in_files=rng.random() < 0.5)
                 assert (page.error is None) is parse(query).usable, query
+
+
+@async_test
+async def test_a_long_file_list_is_searchable_to_its_last_file(tmp_path: Path) -> None:
+    # Long enough that the PostgreSQL backend numbers its tokens in a worker thread, and
+    # past its last position (16,383): words are found anywhere, phrases in the first part.
+    files = [f"Disc {i // 100}/{i:04d} - Track number {i}.flac" for i in range(3000)]
+    files[1] = "Disc 0/0001 - Overture kilimanjaro.flac"
+    files[-1] = "Disc 29/2999 - Encore zanzibar.flac"
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            await add_torrent(session, "Complete recordings", files=files)
+        for query in ("zanzibar", "encore zanzibar", '"overture kilimanjaro"'):
+            assert await _titles(sessions, query, in_files=True) == ["Complete recordings"], query
+        assert await _titles(sessions, "zanzibar") == []  # not in the names
