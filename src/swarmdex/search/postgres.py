@@ -50,7 +50,8 @@ TABLE: Final = "search_documents"
 # ts_rank's weights for D, C, B, A (files, tags, name, title): the FTS5 backend's 1:3:5:10.
 WEIGHTS: Final = (0.1, 0.3, 0.5, 1.0)
 CANDIDATES: Final = 500
-# File token text longer than this (characters) is made into vectors in a worker thread.
+# File token text longer than this (characters; a path counts 50 before it is tokenized) is
+# made into vectors in a worker thread.
 IN_THREAD_FROM: Final = 20_000
 _WEIGHTS: Final[ColumnElement[object]] = literal_column("'{" + ",".join(map(str, WEIGHTS)) + "}'::real[]")
 
@@ -62,22 +63,27 @@ documents = table(
 )
 
 
+def _vectors(document: Document) -> tuple[str, str]:
+    files = (document.file_tokens if document.file_tokens is not None
+             else paths_token_text(document.files))
+    return document_vectors(token_text(document.title), token_text(document.name),
+                            " ".join(token_text(tag) for tag in document.tags), files)
+
+
 def _ts_query(query: Query) -> ColumnElement[object]:
     return cast(literal(tsquery(query)), TSQUERY)
 
 
 class TsvectorBackend:
     async def index(self, session: AsyncSession, document: Document) -> None:
-        files = (document.file_tokens if document.file_tokens is not None
-                 else paths_token_text(document.files))
-        fields = (token_text(document.title), token_text(document.name),
-                  " ".join(token_text(tag) for tag in document.tags), files)
-        if len(files) > IN_THREAD_FROM:
-            # A long file list takes tens of milliseconds to number: not on the event loop
-            # that also answers the tracker (the thread yields it the GIL every few ms).
-            names, everything = await asyncio.to_thread(document_vectors, *fields)
+        known = document.file_tokens
+        if (len(known) if known is not None else len(document.files) * 50) > IN_THREAD_FROM:
+            # A long file list takes tens of milliseconds to tokenize and number: not on the
+            # event loop that also answers the tracker (the thread yields it the GIL every
+            # few milliseconds).
+            names, everything = await asyncio.to_thread(_vectors, document)
         else:
-            names, everything = document_vectors(*fields)
+            names, everything = _vectors(document)
         values = {"names": cast(literal(names), TSVECTOR),
                   "everything": cast(literal(everything), TSVECTOR)}
         await session.execute(
