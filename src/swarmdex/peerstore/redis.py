@@ -66,7 +66,7 @@ from swarmdex.peerstore.base import (
 )
 from swarmdex.peerstore.pacing import LimitLog
 from swarmdex.peerstore.redis_scripts import ANNOUNCE, COLLECT, REMOVE, SCRAPE, STATS
-from swarmdex.peerstore.resp import RespPipeline
+from swarmdex.peerstore.resp import Prepared, RespPipeline
 from swarmdex.protocol.announce import Event, SwarmCounts
 
 __all__ = ["RedisPeerStore"]
@@ -80,6 +80,8 @@ STATS_BATCH = 2000  # swarms one `stats` call sums
 GC_LOCK_MS = 30_000  # a pass's lock outlives a node that died holding it by this much
 SOCKET_TIMEOUT = 5.0  # seconds a call to Redis may take before it counts as unavailable
 EVICT_LOOK = 64  # as the memory store: swarms a full store looks at to find one to evict
+_DIGITS: tuple[bytes, ...] = (b"0", b"1", b"2", b"3")  # events and flags, as the script reads them
+
 _STATUS = {1: AddressFull, 2: NewSwarmsPaced, 3: StoreFull}
 _REFUSED = {
     1: "new peer refused: too many from one address in a swarm",
@@ -139,14 +141,16 @@ class RedisPeerStore:
         self.shown_as = "Redis"  # how messages name it
         self.persists: list[str] = []  # what of Redis's configuration writes to disk (`open`)
         self.fast: RespPipeline | None = None  # the announce path's connection (`at`)
-        self._announce_sha = self._scrape_sha = b""
+        self._fast_announce: Prepared | None = None
+        self._scrape_sha = b""
 
-    async def _answer(self, call: Awaitable[T]) -> T:
+    async def _answer(self, call: Awaitable[T], *, in_task: bool = True) -> T:
         """`call`'s result; Redis not answering becomes StoreUnavailable (duty of networked
-        stores), said in the log once when it goes and once when it is back."""
-        if asyncio.current_task() is None:
+        stores), said in the log once when it goes and once when it is back. `in_task`:
+        `call` needs to run in a Task (redis-py's timeouts do; the pipeline does not)."""
+        if in_task and asyncio.current_task() is None:
             # Driven without a task by a server that runs coroutines eagerly
-            # (swarmdex.tracker.eager): redis-py's timeouts need one.
+            # (swarmdex.tracker.eager).
             return await asyncio.ensure_future(self._answer(call))
         try:
             result = await call
@@ -177,7 +181,8 @@ class RedisPeerStore:
         """Send announces and scrapes through `pipeline` (see `resp`), not redis-py."""
         self.fast = pipeline
         if pipeline is not None:
-            self._announce_sha = pipeline.script(ANNOUNCE)
+            self._fast_announce = pipeline.prepared(pipeline.script(ANNOUNCE), [self.prefix], 7,
+                                                    self._limits)
             self._scrape_sha = pipeline.script(SCRAPE)
 
     @classmethod
@@ -220,12 +225,14 @@ class RedisPeerStore:
     ) -> SwarmReply:
         if len(peer) not in (6, 18):
             raise ValueError("a peer is 6 (IPv4) or 18 (IPv6) bytes")
-        args = [self.prefix, info_hash, peer, int(event), int(seeder), numwant,
-                int(other_family), repr(now), *self._limits]
-        if self.fast is not None:
-            reply = await self._answer(self.fast.evalsha(self._announce_sha, args))
+        if self._fast_announce is not None:
+            reply = await self._answer(self._fast_announce(
+                info_hash, peer, _DIGITS[event], _DIGITS[seeder], b"%d" % numwant,
+                _DIGITS[other_family], repr(now).encode()), in_task=False)
         else:
-            reply = await self._answer(self._announce(args=args))
+            reply = await self._answer(self._announce(args=[
+                self.prefix, info_hash, peer, int(event), int(seeder), numwant,
+                int(other_family), repr(now), *self._limits]))
         status = reply[0]
         if status:
             self._limit_log.bump(_REFUSED[status])
@@ -239,7 +246,8 @@ class RedisPeerStore:
         if not info_hashes:
             return []
         if self.fast is not None:
-            rows = await self._answer(self.fast.evalsha(self._scrape_sha, [self.prefix, *info_hashes]))
+            rows = await self._answer(
+                self.fast.evalsha(self._scrape_sha, [self.prefix, *info_hashes]), in_task=False)
         else:
             rows = await self._answer(self._scrape(args=[self.prefix, *info_hashes]))
         return [SwarmCounts(*row) for row in rows]

@@ -33,7 +33,7 @@ from swarmdex.protocol import http as wire
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.proxies import TrustedProxies, normalize
 from swarmdex.tracker.connlimits import ConnectionCounts, HandedProtocol, HttpLimits
-from swarmdex.tracker.eager import TaskSet, resume
+from swarmdex.tracker.eager import Suspended
 from swarmdex.tracker.logic import Tracker
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ class HttpTrackerServer:
         self.pages = pages
         self.site = site
         self.counters = HttpCounters()
-        self.tasks = TaskSet()
+        self.tasks = Suspended()
         self._last_fault_log = -60.0
         self.connections: set[_Connection] = set()
         self._servers: list[asyncio.base_events.Server] = []
@@ -213,7 +213,7 @@ class _Connection(asyncio.Protocol):
         self._in_head = True  # between the start of a request and the end of its headers
         self._head_size = 0
         self._queue: deque[tuple[bytes, bytes, bytes | None, bool]] = deque()
-        self._busy = False  # an answer is being computed in a Task
+        self._busy = False  # an answer waits on the store
         self._write_paused = False  # the client is not reading what we send
         self._reading = True
         # The bytes of the request being parsed (and any after it), kept while a site exists
@@ -436,13 +436,13 @@ class _Connection(asyncio.Protocol):
         """The store suspended: answer when it is done, holding later pipelined requests."""
         self._busy = True
 
-        def done(task: asyncio.Task[bytes]) -> None:
+        def done(task: asyncio.Future[bytes]) -> None:
             self._busy = False
             if not task.cancelled():
                 self._reply(200, _BENCODE, task.result(), keep_alive=keep_alive, head=head)
                 self._pump()
 
-        self.server.tasks.spawn(resume(coro, pending), done)
+        self.server.tasks.finish(coro, pending, done)
 
     def _reply(
         self, status: int, ctype: bytes, body: bytes, *, keep_alive: bool, extra: bytes = b"",

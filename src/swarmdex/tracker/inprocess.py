@@ -28,7 +28,7 @@ from swarmdex.tracker.control import (
     TrackerUnavailable,
     Withdrawn,
 )
-from swarmdex.tracker.eager import TaskSet, resume
+from swarmdex.tracker.eager import Suspended
 from swarmdex.tracker.hooks import ListedTorrents
 from swarmdex.tracker.logic import Tracker
 
@@ -47,7 +47,7 @@ class InProcessControl:
         self.tracker = tracker
         # The site's torrents in listed mode; None in open mode (every hash is served).
         self.listed = listed
-        self._tasks = TaskSet()
+        self._tasks = Suspended()
 
     # ------------------------------------------------------------------ what the site tells
 
@@ -112,8 +112,8 @@ class InProcessControl:
             self._forget(key)
 
     def _forget(self, swarm_key: bytes) -> None:
-        """Drop a swarm's peers: at once with the memory store (it never waits), else in a
-        task. Either way the tracker already refuses the torrent."""
+        """Drop a swarm's peers: at once with the memory store (it never waits), else
+        when the store answers. Either way the tracker already refuses the torrent."""
         self._drive(self.tracker.store.remove_swarm(swarm_key))
 
     def _drive(self, coro: Coroutine[Any, Any, None]) -> None:
@@ -121,7 +121,7 @@ class InProcessControl:
             pending = coro.send(None)
         except StopIteration:
             return
-        self._tasks.spawn(resume(coro, pending), self._done)
+        self._tasks.finish(coro, pending, self._done)
 
     @staticmethod
     def _done(task: Any) -> None:

@@ -20,7 +20,7 @@ from swarmdex.protocol import udp
 from swarmdex.protocol.announce import AnnounceResponse
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.protocol.errors import ProtocolError
-from swarmdex.tracker.eager import TaskSet, resume
+from swarmdex.tracker.eager import Suspended
 from swarmdex.tracker.logic import Tracker
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class UdpTrackerServer:
         self.clock = clock or tracker.clock
         self.counters = UdpCounters()
         self.max_pending = max_pending
-        self.tasks = TaskSet()
+        self.tasks = Suspended()
         self._sockets: list[socket.socket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_fault_log = -60.0
@@ -167,13 +167,13 @@ class UdpTrackerServer:
         self, coro: Any, pending: Any, sock: socket.socket, addr: Any, data: bytes, txid: int,
         v6: bool | None,
     ) -> None:
-        """The store suspended: finish in a Task, unless too many are already waiting."""
+        """The store suspended: finish when it answers, unless too many are already waiting."""
         if len(self.tasks) >= self.max_pending:
             coro.close()
             self.counters.overloaded += 1
             return
 
-        def finished(t: asyncio.Task[Any]) -> None:
+        def finished(t: asyncio.Future[Any]) -> None:
             if t.cancelled():
                 return
             exc = t.exception()
@@ -189,7 +189,7 @@ class UdpTrackerServer:
                 self._fault(exc)
                 self._error(sock, addr, data, "internal error")
 
-        self.tasks.spawn(resume(coro, pending), finished)
+        self.tasks.finish(coro, pending, finished)
 
     def _fault(self, exc: BaseException) -> None:
         self.counters.internal += 1

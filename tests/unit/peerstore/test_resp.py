@@ -40,6 +40,26 @@ async def test_commands_of_one_loop_turn_share_a_write_and_keep_their_order(
         await pipeline.close()
 
 
+JOIN = "return table.concat(ARGV, ',')"
+
+
+@async_test
+async def test_a_prepared_call_sends_its_fixed_and_varying_arguments_in_order(
+    redis: RedisServer,
+) -> None:
+    pipeline = RespPipeline(port=redis.port, timeout=5)
+    join = pipeline.prepared(pipeline.script(JOIN), ["p:", 7], 3, [b"x" * 70, 9])
+    long = b"y" * 100  # past the precomputed bulk headers
+    try:
+        assert await join(b"a", b"", long) == b",".join([b"p:", b"7", b"a", b"", long, b"x" * 70, b"9"])
+        assert await pipeline._call((b"SCRIPT", b"FLUSH")) == b"OK"
+        assert await join(b"b", b"c", b"d") == b"p:,7,b,c,d," + b"x" * 70 + b",9"  # loaded again
+        with pytest.raises(TypeError):
+            await join(b"too few")
+    finally:
+        await pipeline.close()
+
+
 @async_test
 async def test_a_forgotten_script_is_loaded_again(redis: RedisServer) -> None:
     pipeline = RespPipeline(port=redis.port, timeout=5)
