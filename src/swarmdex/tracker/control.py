@@ -86,6 +86,9 @@ class TrackerControl(Protocol):
 # PostgreSQL advisory lock that orders the writers of feed rows (see `_write`); any number
 # unlikely to be chosen by another application sharing the database.
 FEED_LOCK: Final = 0x73776D64_66656564  # "swmdfeed"
+# PostgreSQL channel notified by every transaction that writes feed rows, so that nodes read
+# the feed at once rather than at their next poll (`swarmdex.tracker.feed_wake`).
+FEED_CHANNEL: Final = "swarmdex_tracker_feed"
 
 # session.info key under which a session factory carries its tracker port.
 _CONTROL: Final = "swarmdex.tracker_control"
@@ -120,7 +123,12 @@ def _write(change: Change, session: Session) -> None:
     A transaction-scoped advisory lock taken right before the insert makes every writer of
     feed rows take its ids and commit in turn. Held only for the insert and the commit, it
     waits on nothing else, so it cannot deadlock with the transaction's other locks.
+
+    The same statement notifies the nodes listening on `FEED_CHANNEL`. PostgreSQL delivers a
+    notification at commit, and only if the transaction commits, so a node woken by it finds
+    the row visible; the notifications of one transaction are delivered as one.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, '')"),
+                        {"key": FEED_LOCK, "channel": FEED_CHANNEL})
     session.add(to_row(change))

@@ -9,7 +9,10 @@ the embedded server. Every process that runs a tracker follows the feed with a
 - at start it loads the whole state once (`load`: the site's torrents, the standing
   takedowns, the site mode, given as changes) together with the feed's last id, in one read
   transaction, so the two agree;
-- then it applies the rows after that id, in id order, every `poll` seconds;
+- then it applies the rows after that id, in id order: on PostgreSQL as soon as a change
+  commits, woken by a notification (`swarmdex.tracker.feed_wake`), and every
+  `listening_poll` seconds in case one was lost; every `poll` seconds on SQLite, and on
+  PostgreSQL while it cannot listen;
 - a node that could not read the database for longer than `reload_after` loads the whole
   state again rather than trust that no row it missed was pruned meanwhile; a restarted node
   starts cold, so nothing is ever lost to a crash.
@@ -35,12 +38,13 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Final, Protocol
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from swarmdex.peerstore.base import PeerStore, StoreRefused
 from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.tracker.changes import Change
 from swarmdex.tracker.control import TrackerStatistics, TrackerUnavailable
+from swarmdex.tracker.feed_wake import FeedWaker, can_listen
 from swarmdex.tracker.models import TrackerChange, from_row
 
 __all__ = ["Applier", "FeedControl", "FeedFollower", "Load", "prune"]
@@ -48,6 +52,9 @@ __all__ = ["Applier", "FeedControl", "FeedFollower", "Load", "prune"]
 log = logging.getLogger("swarmdex.tracker")
 
 POLL: Final = 0.25  # seconds between reads of the feed: a change reaches nodes within ~this
+# Seconds between reads while notifications wake the follower: a change reaches nodes at once,
+# or within this if its notification was lost with a connection that died without a word.
+LISTENING_POLL: Final = 1.0
 BATCH: Final = 1000  # rows read at once
 RELOAD_AFTER: Final = 3600.0  # seconds without a successful read before a full reload
 RETENTION: Final = dt.timedelta(days=1)  # far longer than RELOAD_AFTER
@@ -104,6 +111,7 @@ class FeedFollower:
         load: Load,
         *,
         poll: float = POLL,
+        listening_poll: float = LISTENING_POLL,
         reload_after: float = RELOAD_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -111,6 +119,7 @@ class FeedFollower:
         self.applier = applier
         self.load = load
         self.poll = poll
+        self.listening_poll = listening_poll
         self.reload_after = reload_after
         self.clock = clock
         self.position = 0  # the last id applied
@@ -118,12 +127,22 @@ class FeedFollower:
         self._last_read = clock()
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._waker: FeedWaker | None = None
 
     async def start(self) -> None:
         """Load the whole state (errors go to the caller: a node must not serve without it),
         then follow the feed in a task until `stop`."""
         await self.reload()
+        engine = self.sessions.kw.get("bind")
+        if isinstance(engine, AsyncEngine) and can_listen(engine):
+            self._waker = FeedWaker(engine, self.wake)
+            self._waker.start()
         self._task = asyncio.create_task(self._follow())
+
+    @property
+    def listening(self) -> bool:
+        """Whether notifications wake this follower now (PostgreSQL, connected)."""
+        return self._waker is not None and self._waker.listening
 
     def wake(self) -> None:
         """Read the feed now rather than at the next poll."""
@@ -172,8 +191,10 @@ class FeedFollower:
     async def _follow(self) -> None:
         failing = False
         while True:
+            # Relaxed only while notifications arrive, and never below the rate `poll` asks.
+            poll = max(self.poll, self.listening_poll) if self.listening else self.poll
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll)
+                await asyncio.wait_for(self._wakeup.wait(), poll)
             self._wakeup.clear()
             try:
                 await self.read()
@@ -187,6 +208,9 @@ class FeedFollower:
                 failing = False
 
     async def stop(self) -> None:
+        if self._waker is not None:
+            await self._waker.stop()
+            self._waker = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -192,6 +192,7 @@ async def test_a_node_unable_to_read_for_too_long_loads_everything_again(tmp_pat
     clock = [1000.0]
     async with database(tmp_path) as (_, web), node(
             web, clock=lambda: clock[0], reload_after=60.0, poll=3600.0) as one:
+        await one.follower.stop()  # reads only when told here, not when notified
         await commit(web, Listed(A, None))
         clock[0] += 61.0  # longer than reload_after since the last read that succeeded
         assert await one.follower.read() == 0  # no row replayed: the whole state instead
