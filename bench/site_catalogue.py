@@ -27,9 +27,24 @@ measure  Starts `swarmdex serve` on 127.0.0.1, pinned to SERVER_CPUS, waits for 
     .venv/bin/python bench/site_catalogue.py                        # 1,000,000 torrents
     .venv/bin/python bench/site_catalogue.py --count 20000          # a quick run
     .venv/bin/python bench/site_catalogue.py --data-dir D --reuse   # measure a filled dir again
+    .venv/bin/python bench/site_catalogue.py --database postgresql  # the same on PostgreSQL
+
+With `--database postgresql` the database is a PostgreSQL cluster of the bench's own
+(`catalogue_postgres.py`), kept in DATA_DIR/postgresql so that `--reuse` starts it again,
+and stopped at the end (also on Ctrl-C and SIGTERM). It runs with fsync,
+synchronous_commit and full_page_writes off: a crash means filling again, and the measured
+pages only read. The same generator and seed give the same torrents as on SQLite. The fill
+writes them with COPY, one transaction per batch, and the `search_documents` rows from
+`search.tsvector`'s own functions over the same token texts; the indexes no constraint
+needs (the two GIN indexes among them) are dropped for the load and built again after it,
+then VACUUM ANALYZE. The check against the upload service compares the search vectors and
+the stored JSON text too. For the measure step the whole cluster is pinned to SERVER_CPUS
+with `swarmdex serve --database-url`, as SQLite runs inside the server's process; the
+database's size is `pg_database_size`.
 
 Load goes to 127.0.0.1 only. Output (summary.txt, results.json, swarmdex.log) is written to
-bench/out/catalogue-<time>/; the default data dir is bench/out/catalogue-data-COUNT/.
+bench/out/catalogue-<time>/; the default data dir is bench/out/catalogue-data-COUNT/
+(catalogue-data-COUNT-postgresql/ for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -60,6 +75,7 @@ from random import Random
 from typing import Any, Final
 from urllib.parse import urlencode
 
+import catalogue_postgres
 import click
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -688,18 +704,27 @@ class Generator:
 
 
 _GENERATOR: Generator | None = None
+_FOR_POSTGRESQL = False
 
 
-def _init_worker(plan: Plan) -> None:
-    global _GENERATOR
+def _init_worker(plan: Plan, postgresql: bool) -> None:
+    global _GENERATOR, _FOR_POSTGRESQL
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends us
+    # ...with SIGTERM (Pool.terminate): the parent's handler, inherited, would raise in the
+    # middle of a batch, the pool would take that for the task's error, and the worker would
+    # wait for the next task while the parent waits for it to exit.
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_DFL)
     _GENERATOR = Generator(plan)
+    _FOR_POSTGRESQL = postgresql
 
 
-def _make_batch(number: int) -> Batch:
+def _make_batch(number: int) -> Batch | catalogue_postgres.Records:
     assert _GENERATOR is not None
     batch = _GENERATOR.batch(number)
     batch.uploads = []  # only the check needs them; spare the pipe
+    if _FOR_POSTGRESQL:  # COPY rows and search vectors made here, in parallel
+        return catalogue_postgres.records(batch)
     return batch
 
 
@@ -727,18 +752,42 @@ def database_path(data_dir: Path) -> Path:
     return data_dir / DATABASE_FILE
 
 
-async def prepare(data_dir: Path, count: int, seed: int, batch: int, max_pieces: int,
+@dataclass(slots=True)
+class Target:
+    """Where the catalogue lives: SQLite in the data dir, or the bench's own PostgreSQL
+    cluster in DATA_DIR/postgresql (started)."""
+
+    data_dir: Path
+    cluster: catalogue_postgres.Cluster | None = None
+
+    @property
+    def name(self) -> str:
+        return "sqlite" if self.cluster is None else "postgresql"
+
+    @property
+    def dsn(self) -> str:
+        assert self.cluster is not None
+        return self.cluster.dsn()
+
+    def url(self) -> str:
+        """The SQLAlchemy URL of the database."""
+        from swarmdex.db.engine import database_url
+
+        return database_url(self.data_dir, None) if self.cluster is None else self.cluster.url()
+
+
+async def prepare(target: Target, count: int, seed: int, batch: int, max_pieces: int,
                   start: datetime, end: datetime) -> Plan:
     """Migrate a new database, create categories, tags and uploader accounts; the plan."""
     from sqlalchemy import insert, select
 
     from swarmdex.accounts.passwords import hash_password
-    from swarmdex.db.engine import create_engine, database_url, session_factory, transaction
+    from swarmdex.db.engine import create_engine, session_factory, transaction
     from swarmdex.db.migrate import upgrade
     from swarmdex.db.models import Role, Tag, User, fold_name
     from swarmdex.torrents import services as torrents
 
-    engine = create_engine(database_url(data_dir, None))
+    engine = create_engine(target.url())
     try:
         await upgrade(engine)
         sessions = session_factory(engine)
@@ -773,14 +822,14 @@ async def prepare(data_dir: Path, count: int, seed: int, batch: int, max_pieces:
     return Plan(count, seed, batch, max_pieces, start, end, categories, tags, user_ids)
 
 
-async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) -> int:
+async def check_against_upload(target: Target, plan: Plan, samples: int = 24) -> int:
     """Upload generated torrents through `torrents.services.upload` and compare what it
     wrote (torrent row, files, tags, search row) with the bulk rows; roll everything back.
     Raises ClickException on the first difference. Returns the number compared."""
     from sqlalchemy import column, select, table
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from swarmdex.db.engine import create_engine, database_url
+    from swarmdex.db.engine import create_engine
     from swarmdex.db.models import Tag, Torrent, TorrentFile, User, torrent_tags
     from swarmdex.search import fts5
     from swarmdex.torrents import services as torrents
@@ -788,6 +837,7 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
     index = table(fts5.TABLE, column("rowid"), *(column(name) for name in fts5.WEIGHTS))
     names_index = table(fts5.NAMES_TABLE, column("rowid"), *(column(name) for name in fts5.NAME_WEIGHTS))
     generated = Generator(plan).batch(0)
+    copied = catalogue_postgres.records(generated) if target.cluster is not None else None
     chosen = [i for i, u in enumerate(generated.uploads) if u["uploader"] and not u["deleted"]]
     # Single- and multi-file torrents of every category.
     by_kind: dict[tuple[str, bool], list[int]] = {}
@@ -795,7 +845,7 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
         single = generated.torrents[i]["file_count"] == 1
         by_kind.setdefault((generated.uploads[i]["slug"], single), []).append(i)
     picks = [i for group in by_kind.values() for i in group[:2]][:samples]
-    engine = create_engine(database_url(data_dir, None))
+    engine = create_engine(target.url())
     compared = 0
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
@@ -835,6 +885,17 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
                                  if {"torrent_id": row["id"], "tag_id": tag_id} in generated.tags}
                     if tag_names != want_tags:
                         raise click.ClickException(f"tags differ: {tag_names} != {want_tags}")
+                    if copied is not None:  # PostgreSQL: search_documents and the JSON text
+                        vectors = next(r[1:] for r in copied.index if r[0] == row["id"])
+                        json_text = copied.torrents[i][catalogue_postgres.TORRENT_COLUMNS.index(
+                            "original_trackers")]
+                        difference = await catalogue_postgres.search_row_difference(
+                            session, torrent.id, vectors, json_text)
+                        if difference is not None:
+                            raise click.ClickException(
+                                f"the search row differs from what search.postgres writes: {difference}")
+                        compared += 1
+                        continue
                     indexed = (await session.execute(
                         select(index.c.title, index.c.name, index.c.tags, index.c.files)
                         .where(index.c.rowid == torrent.id))).one()  # fmt: skip
@@ -856,14 +917,16 @@ async def check_against_upload(data_dir: Path, plan: Plan, samples: int = 24) ->
     return compared
 
 
-def fill(data_dir: Path, plan: Plan, workers: int, timeout: float) -> dict[str, Any]:
+def fill(target: Target, plan: Plan, workers: int, timeout: float) -> dict[str, Any]:
     """Insert the catalogue; return figures for the marker and the report."""
+    if target.cluster is not None:
+        return fill_postgresql(target, plan, workers, timeout)
     from sqlalchemy import bindparam, column, create_engine, event, insert, table
 
     from swarmdex.db.models import Torrent, TorrentFile, torrent_tags
     from swarmdex.search import fts5
 
-    path = database_path(data_dir)
+    path = database_path(target.data_dir)
     engine = create_engine(f"sqlite:///{path}")
 
     @event.listens_for(engine, "connect")
@@ -886,35 +949,63 @@ def fill(data_dir: Path, plan: Plan, workers: int, timeout: float) -> dict[str, 
         ("index", insert(names_index).values(  # the same rows, names only
             {name: bindparam(name) for name in ("rowid", *fts5.NAME_WEIGHTS)})),
     )
-    counts = dict.fromkeys(("torrents", "files", "tags", "index"), 0)
-    batches = -(-plan.count // plan.batch)
     started = time.monotonic()
-    deadline = started + timeout
-    progress = Progress(plan.count)
-    context = multiprocessing.get_context("fork")
     try:
-        with context.Pool(workers, _init_worker, (plan,)) as pool, engine.connect() as connection:
-            for batch in pool.imap(_make_batch, range(batches), chunksize=1):
+        with engine.connect() as connection:
+
+            def write(batch: Any) -> None:
                 with connection.begin():
                     for key, statement in statements:
                         rows = getattr(batch, key)
                         if rows:
                             connection.execute(statement, rows)
-                    for key in counts:
-                        counts[key] += len(getattr(batch, key))
+
+            counts = load(plan, workers, timeout, False, write)
+            inserted = time.monotonic() - started
+            say(f"rows in after {inserted:.0f} s; checkpointing, back to WAL")
+            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
+    finally:
+        engine.dispose()
+    return {"fill_seconds": round(time.monotonic() - started, 1),
+            "insert_seconds": round(inserted, 1), **counts}
+
+
+def fill_postgresql(target: Target, plan: Plan, workers: int, timeout: float) -> dict[str, Any]:
+    """COPY the catalogue in, then build the indexes and foreign keys set aside, analyze."""
+    started = time.monotonic()
+    with catalogue_postgres.Loader(target.dsn, workers) as loader:
+        say("dropped for the load, made again after it: " + ", ".join(loader.set_aside()))
+        counts = load(plan, workers, timeout, True, loader.write)
+        inserted = time.monotonic() - started
+        say(f"rows in after {inserted:.0f} s")
+        after = loader.finish(say)
+    return {"fill_seconds": round(time.monotonic() - started, 1),
+            "insert_seconds": round(inserted, 1), **after, **counts}
+
+
+def load(plan: Plan, workers: int, timeout: float, postgresql: bool,
+         write: Callable[[Any], None]) -> dict[str, int]:
+    """Generate every batch in `workers` processes and `write` each (one transaction);
+    the rows written per kind."""
+    counts = dict.fromkeys(("torrents", "files", "tags", "index"), 0)
+    batches = -(-plan.count // plan.batch)
+    deadline = time.monotonic() + timeout
+    progress = Progress(plan.count)
+    context = multiprocessing.get_context("fork")
+    try:
+        with context.Pool(workers, _init_worker, (plan, postgresql)) as pool:
+            for batch in pool.imap(_make_batch, range(batches), chunksize=1):
+                write(batch)
+                for key in counts:
+                    counts[key] += len(getattr(batch, key))
                 progress.update(len(batch.torrents))
                 if time.monotonic() > deadline:
                     raise click.ClickException(
                         f"fill stopped after {timeout:.0f} s (--fill-timeout) at "
                         f"{counts['torrents']:,} torrents")
-            inserted = time.monotonic() - started
-            say(f"rows in after {inserted:.0f} s; checkpointing, back to WAL")
-            connection.exec_driver_sql("PRAGMA journal_mode = WAL")
     finally:
         progress.close()
-        engine.dispose()
-    return {"fill_seconds": round(time.monotonic() - started, 1),
-            "insert_seconds": round(inserted, 1), **counts}
+    return counts
 
 
 class Progress:
@@ -944,8 +1035,11 @@ class Progress:
             self.bar = None
 
 
-def disk_usage(data_dir: Path) -> dict[str, int]:
-    path = database_path(data_dir)
+def disk_usage(target: Target) -> dict[str, int]:
+    if target.cluster is not None:
+        return {f"database {catalogue_postgres.DATABASE} (pg_database_size)":
+                catalogue_postgres.database_size(target.dsn)}
+    path = database_path(target.data_dir)
     out = {}
     for suffix in ("", "-wal", "-shm"):
         with contextlib.suppress(FileNotFoundError):
@@ -961,9 +1055,12 @@ def fmt_bytes(n: float) -> str:
     raise AssertionError
 
 
-def table_sizes_of(data_dir: Path) -> list[tuple[str, int]]:
-    """Bytes per table and index (SQLite's dbstat), largest first."""
-    with contextlib.closing(sqlite3.connect(f"file:{database_path(data_dir)}?mode=ro", uri=True)) as db:
+def table_sizes_of(target: Target) -> list[tuple[str, int]]:
+    """Bytes per table and index (SQLite's dbstat; PostgreSQL's pg_total_relation_size with
+    each table's indexes below it), largest first."""
+    if target.cluster is not None:
+        return catalogue_postgres.table_sizes(target.dsn)
+    with contextlib.closing(sqlite3.connect(f"file:{database_path(target.data_dir)}?mode=ro", uri=True)) as db:
         rows = db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
     return [(str(name), int(size)) for name, size in rows]
 
@@ -974,10 +1071,13 @@ def table_sizes_of(data_dir: Path) -> list[tuple[str, int]]:
 class Server:
     """`swarmdex serve` on 127.0.0.1, started by us, stopped by its pid."""
 
-    def __init__(self, data_dir: Path, log_path: Path, cpus: str, port: int, udp_port: int) -> None:
+    def __init__(self, data_dir: Path, log_path: Path, cpus: str, port: int, udp_port: int,
+                 database_url: str | None = None) -> None:
         self.cmd = ["taskset", "-c", cpus, str(PY), "-m", "swarmdex", "serve",
                     "--data-dir", str(data_dir), "--host", "127.0.0.1",
                     "--port", str(port), "--udp-port", str(udp_port)]  # fmt: skip
+        if database_url is not None:
+            self.cmd += ["--database-url", database_url]
         self.log_path = log_path
         self.proc: subprocess.Popen[str] | None = None
         self.ready = threading.Event()
@@ -1141,9 +1241,11 @@ def next_link(body: bytes) -> str | None:
     return html.unescape(href[1]) if href else None
 
 
-def sample_torrents(data_dir: Path, n: int, seed: int) -> list[str]:
+def sample_torrents(target: Target, n: int, seed: int) -> list[str]:
     """Swarm keys (hex, the detail page's address) of `n` random torrents on the site."""
-    with contextlib.closing(sqlite3.connect(f"file:{database_path(data_dir)}?mode=ro", uri=True)) as db:
+    if target.cluster is not None:
+        return catalogue_postgres.sample_torrents(target.dsn, n, seed)
+    with contextlib.closing(sqlite3.connect(f"file:{database_path(target.data_dir)}?mode=ro", uri=True)) as db:
         (top,) = db.execute("SELECT max(id) FROM torrents").fetchone()
         rng = Random(seed)
         keys: list[str] = []
@@ -1157,21 +1259,23 @@ def sample_torrents(data_dir: Path, n: int, seed: int) -> list[str]:
     return keys
 
 
-def count_matches(data_dir: Path, params: dict[str, str]) -> int | None:
+def count_matches(target: Target, params: dict[str, str]) -> int | None:
     """How many torrents the search index matches for a query (capped as the site caps)."""
+    if target.cluster is not None:
+        return catalogue_postgres.count_matches(target.dsn, params)
     from swarmdex.search import fts5
     from swarmdex.search.backend import MAX_RESULTS
     from swarmdex.search.query import parse
 
     expression = fts5.match_expression(parse(params["q"]))
     name = fts5.table_for(in_files=params.get("in_files") == "1")
-    with contextlib.closing(sqlite3.connect(f"file:{database_path(data_dir)}?mode=ro", uri=True)) as db:
+    with contextlib.closing(sqlite3.connect(f"file:{database_path(target.data_dir)}?mode=ro", uri=True)) as db:
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {name} WHERE {name} MATCH ? LIMIT ?)"
         (n,) = db.execute(sql, (expression, MAX_RESULTS * 100)).fetchone()
     return int(n)
 
 
-def build_cases(data_dir: Path, requests: int, warmup: int, seed: int) -> tuple[list[Case], list[str]]:
+def build_cases(target: Target, requests: int, warmup: int, seed: int) -> tuple[list[Case], list[str]]:
     cases = [
         Case("home /", "listing", ["/"] * requests),
         Case("category /c/linux", "listing", ["/c/linux"] * requests),
@@ -1181,9 +1285,9 @@ def build_cases(data_dir: Path, requests: int, warmup: int, seed: int) -> tuple[
     for label, params in SEARCHES:
         case = Case(f"{label} {params['q']}", "search", ["/search?" + urlencode(params)] * requests)
         with contextlib.suppress(Exception):  # only a figure for the report
-            case.matches = count_matches(data_dir, params)
+            case.matches = count_matches(target, params)
         cases.append(case)
-    keys = sample_torrents(data_dir, requests + warmup, seed)
+    keys = sample_torrents(target, requests + warmup, seed)
     detail = Case("detail /t/<hash>, random torrents", "detail", [f"/t/{k}" for k in keys[warmup:]])
     cases.append(detail)
     return cases, [f"/t/{k}" for k in keys[:warmup]]
@@ -1266,8 +1370,12 @@ def report(cases: list[Case], info: dict[str, Any]) -> str:
     for r in rows:
         if r["status"] == "ok" and r["note"]:
             lines.append(f"  {r['label']}: {r['note']}")
+    if info.get("database"):
+        lines.append(f"database: {info['database']}")
     lines.append("database on disk: " + ", ".join(f"{k} {fmt_bytes(v)}" for k, v in info["disk"].items())
-                 + f" (total {fmt_bytes(sum(info['disk'].values()))})")
+                 + f" (total {fmt_bytes(sum(info['disk'].values()))})"
+                 + (f"; cluster directory with WAL {fmt_bytes(info['cluster_bytes'])}"
+                    if info.get("cluster_bytes") else ""))
     if info.get("fill"):
         f = info["fill"]
         lines.append(
@@ -1275,6 +1383,12 @@ def report(cases: list[Case], info: dict[str, Any]) -> str:
             f"{f['index']:,} search rows in {f['fill_seconds']:.0f} s "
             f"({f['torrents'] / max(f['fill_seconds'], 1e-9):,.0f} torrents/s, {f['workers']} generator "
             f"processes, batches of {f['batch']:,})")
+        if "index_seconds" in f:
+            lines.append(
+                f"fill on PostgreSQL: rows copied in {f['insert_seconds']:.0f} s "
+                f"({f['torrents'] / max(f['insert_seconds'], 1e-9):,.0f} torrents/s); then indexes "
+                f"built in {f['index_seconds']:.0f} s, foreign keys checked in "
+                f"{f['foreign_key_seconds']:.0f} s, VACUUM ANALYZE {f['vacuum_seconds']:.0f} s")
     if info.get("server"):
         lines.append(f"server: ready in {info['ready_s']:.1f} s; {info['server']}")
     if info.get("client_reconnects"):
@@ -1298,16 +1412,76 @@ ready`, and time sequential keep-alive requests from --client-cpu: the home page
 /c/linux, /browse page --deep-page (reached by following "next" links), five searches and
 random detail pages. Pages the site does not have yet are reported as "not available".
 
+--database postgresql: the same on a PostgreSQL cluster of the bench's own in
+DATA_DIR/postgresql (fsync off: a throwaway cluster), filled with COPY, pinned with the
+server to --server-cpus while measuring, stopped at the end.
+
 \b
 Examples:
   .venv/bin/python bench/site_catalogue.py                        # 1,000,000 torrents
   .venv/bin/python bench/site_catalogue.py --count 20000          # a quick run
   .venv/bin/python bench/site_catalogue.py --data-dir D --reuse   # measure a filled dir again
+  .venv/bin/python bench/site_catalogue.py --database postgresql  # on PostgreSQL
 """
 
 
-def default_data_dir(count: int) -> Path:
-    return OUT_ROOT / f"catalogue-data-{count}"
+def _pg_settings(_ctx: click.Context, _param: click.Parameter,
+                 values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not re.fullmatch(r"[a-z_.]+=.*", value):
+            raise click.BadParameter(f"{value!r} is not NAME=VALUE", param_hint="--pg-setting")
+    return values
+
+
+def default_data_dir(count: int, database: str) -> Path:
+    return OUT_ROOT / (f"catalogue-data-{count}" + ("" if database == "sqlite" else f"-{database}"))
+
+
+@contextlib.contextmanager
+def open_target(data_dir: Path, database: str, pg_settings: Sequence[str],
+                reuse: bool) -> Iterator[Target]:
+    """The run's database; for PostgreSQL the cluster, made (or started again for --reuse)
+    and stopped at the end, whatever ends the run."""
+    if database == "sqlite":
+        if pg_settings:
+            raise click.ClickException("--pg-setting is for --database postgresql")
+        yield Target(data_dir)
+        return
+    try:
+        cluster = catalogue_postgres.Cluster(data_dir / catalogue_postgres.CLUSTER_DIR, pg_settings)
+    except catalogue_postgres.ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if reuse and not cluster.exists:
+        raise click.ClickException(f"{data_dir} holds no PostgreSQL cluster to reuse")
+    if not reuse and cluster.directory.exists():
+        raise click.ClickException(
+            f"{cluster.directory} exists: the fill needs a fresh data dir "
+            "(remove it, choose another --data-dir, or --reuse it)")
+    try:
+        if reuse:
+            cluster.start()
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            cluster.init()
+        say(f"{cluster.describe()}, port {cluster.port}: fsync, synchronous_commit and "
+            "full_page_writes are off for the fill's speed (a crash means filling again; "
+            "the measured pages only read)")
+        yield Target(data_dir, cluster)
+    except catalogue_postgres.ClusterError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        if cluster.port is not None:
+            say("stopping PostgreSQL")
+        cluster.stop()
+
+
+def cpu_list(text: str) -> set[int]:
+    """taskset's CPU list ("0", "0,2", "0-3") as a set."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
 
 
 class Interrupted(Exception):
@@ -1322,7 +1496,14 @@ def _interrupt(signum: int, _frame: object) -> None:
                help=HELP, epilog="See bench/README.md.")
 @click.option("--data-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Data dir to fill (must hold no database yet) and serve. "
-                   "Default: bench/out/catalogue-data-COUNT.")
+                   "Default: bench/out/catalogue-data-COUNT (-postgresql).")
+@click.option("--database", type=click.Choice(["sqlite", "postgresql"]), default="sqlite",
+              show_default=True, help="SQLite in the data dir, or a PostgreSQL cluster of the "
+              "bench's own in DATA_DIR/postgresql.")
+@click.option("--pg-setting", "pg_settings", multiple=True, metavar="NAME=VALUE",
+              callback=_pg_settings,
+              help="A PostgreSQL setting for this run's cluster start (repeatable), e.g. "
+                   "jit=off or shared_buffers=4GB.")
 @click.option("--count", type=click.IntRange(1, 50_000_000), default=1_000_000, show_default=True,
               help="Torrents to generate.")
 @click.option("--reuse", is_flag=True, help="Do not fill: measure DATA_DIR as an earlier run filled it.")
@@ -1356,94 +1537,112 @@ def _interrupt(signum: int, _frame: object) -> None:
               help="Time budget of each case; a case stops early when it is spent.")
 @click.option("--table-sizes", is_flag=True, help="Also list bytes per table and index (reads the "
               "whole database).")
-def main(data_dir: Path | None, count: int, reuse: bool, fill_only: bool, seed: int, batch: int,
-         workers: int, max_pieces: int, fill_timeout: float, n_requests: int, warmup: int,
+def main(data_dir: Path | None, database: str, pg_settings: tuple[str, ...], count: int,
+         reuse: bool, fill_only: bool, seed: int, batch: int, workers: int, max_pieces: int, fill_timeout: float, n_requests: int, warmup: int,
          deep_page: int, server_cpus: str, client_cpu: int, port: int, udp_port: int,
          ready_timeout: float, case_timeout: float, table_sizes: bool) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
-    data_dir = (data_dir or default_data_dir(count)).absolute()
-    marker = data_dir / MARKER
-    info: dict[str, Any] = {"server_cpus": server_cpus, "client_cpu": client_cpu,
-                            "requests": n_requests, "warmup": warmup}
-    if reuse:
-        if not marker.is_file():
-            raise click.ClickException(f"{data_dir} holds no completed fill ({MARKER} missing)")
-        filled = json.loads(marker.read_text())
-        say(f"reusing {data_dir}: {filled['count']:,} torrents filled {filled['finished_at']}")
-        info["torrents"] = filled["count"]
-    else:
-        if database_path(data_dir).exists():
-            raise click.ClickException(
-                f"{database_path(data_dir)} exists: the fill needs a fresh data dir "
-                "(remove it, choose another --data-dir, or --reuse it)")
-        data_dir.mkdir(parents=True, exist_ok=True)
-        end = datetime.now(UTC).replace(microsecond=0)
-        plan = asyncio.run(prepare(data_dir, count, seed, batch, max_pieces,
-                                   end - timedelta(days=11 * 365), end))
-        compared = asyncio.run(check_against_upload(data_dir, plan))
-        say(f"{compared} sample torrents uploaded through torrents.services.upload match the bulk rows")
-        say(f"filling {data_dir} with {count:,} torrents ({workers} generator processes, "
-            f"batches of {batch:,})")
-        figures = fill(data_dir, plan, workers, fill_timeout) | {"workers": workers, "batch": batch}
-        info["fill"] = figures
-        info["torrents"] = count
-        marker.write_text(json.dumps({"count": count, "seed": seed, "max_pieces": max_pieces,
-                                      "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
-                                      **figures}, indent=1) + "\n")
-        say(f"filled in {figures['fill_seconds']:.0f} s: " + ", ".join(
-            f"{k} {fmt_bytes(v)}" for k, v in disk_usage(data_dir).items()))
-    if table_sizes:
-        for name, size in table_sizes_of(data_dir):
-            say(f"  {name:40} {fmt_bytes(size):>12}")
-    if fill_only:
-        return
+    data_dir = (data_dir or default_data_dir(count, database)).absolute()
+    with open_target(data_dir, database, pg_settings, reuse) as target:
+        cluster = target.cluster
+        marker = data_dir / MARKER
+        info: dict[str, Any] = {"server_cpus": server_cpus, "client_cpu": client_cpu,
+                                "requests": n_requests, "warmup": warmup,
+                                "database": (f"SQLite {sqlite3.sqlite_version}" if cluster is None else
+                                             cluster.describe() + ", pinned with the server")}
+        if reuse:
+            if not marker.is_file():
+                raise click.ClickException(f"{data_dir} holds no completed fill ({MARKER} missing)")
+            filled = json.loads(marker.read_text())
+            if filled.get("database", "sqlite") != target.name:
+                raise click.ClickException(f"{data_dir} was filled for --database {filled['database']}")
+            say(f"reusing {data_dir}: {filled['count']:,} torrents filled {filled['finished_at']}")
+            info["torrents"] = filled["count"]
+        else:
+            if cluster is None and database_path(data_dir).exists():
+                raise click.ClickException(
+                    f"{database_path(data_dir)} exists: the fill needs a fresh data dir "
+                    "(remove it, choose another --data-dir, or --reuse it)")
+            data_dir.mkdir(parents=True, exist_ok=True)
+            end = datetime.now(UTC).replace(microsecond=0)
+            plan = asyncio.run(prepare(target, count, seed, batch, max_pieces,
+                                       end - timedelta(days=11 * 365), end))
+            compared = asyncio.run(check_against_upload(target, plan))
+            say(f"{compared} sample torrents uploaded through torrents.services.upload match the bulk rows")
+            say(f"filling {data_dir} with {count:,} torrents ({workers} generator processes, "
+                f"batches of {batch:,})")
+            try:
+                figures = fill(target, plan, workers, fill_timeout) | {"workers": workers, "batch": batch}
+            except (KeyboardInterrupt, Interrupted) as exc:
+                raise click.ClickException(f"fill interrupted ({type(exc).__name__}): {data_dir} "
+                                           "holds no usable catalogue") from None
+            info["fill"] = figures
+            info["torrents"] = count
+            marker.write_text(json.dumps({"count": count, "seed": seed, "max_pieces": max_pieces,
+                                          "database": target.name,
+                                          "finished_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                          **figures}, indent=1) + "\n")
+            say(f"filled in {figures['fill_seconds']:.0f} s: " + ", ".join(
+                f"{k} {fmt_bytes(v)}" for k, v in disk_usage(target).items()))
+        if table_sizes:
+            for name, size in table_sizes_of(target):
+                say(f"  {name:40} {fmt_bytes(size):>12}")
+        if fill_only:
+            return
 
-    outdir = OUT_ROOT / f"catalogue-{time.strftime('%Y%m%d-%H%M%S')}"
-    outdir.mkdir(parents=True, exist_ok=True)
-    cases, warm_details = build_cases(data_dir, n_requests, warmup, seed)
-    server = Server(data_dir, outdir / "swarmdex.log", server_cpus, port, udp_port)
-    failed = False
-    try:
-        os.sched_setaffinity(0, {client_cpu})
-        server.start()
-        info["ready_s"] = server.wait_ready(ready_timeout)
-        assert server.port is not None
-        client = Client(server.port)
-        say(f"swarmdex ready in {info['ready_s']:.1f} s on port {server.port}; measuring")
-        by_label = {c.label: c for c in cases}
-        walk, deep = by_label["browse walk: pages 1..N"], by_label["browse deep page"]
-        walk_to_page(client, walk, deep, deep_page, n_requests, case_timeout)
-        for case in cases:
-            if case is walk:
-                continue
-            warm = warm_details if case.kind == "detail" else case.paths[:1] * warmup
-            run_case(client, case, warm, case_timeout)
-            summary = case.summary()
-            shown = f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms" if case.times else case.status
-            say(f"{case.label}: {shown}")
-        info["client_reconnects"] = client.reconnects
-        client.close()
-        status = server.status()
-        info["server"] = (f"pinned to CPUs {status.get('Cpus_allowed_list', '?')}, RSS "
-                          f"{status.get('VmRSS', '?')} (peak {status.get('VmHWM', '?')})")
-    except (KeyboardInterrupt, Interrupted) as exc:
-        say(f"interrupted ({type(exc).__name__} {exc}); stopping swarmdex")
-        failed = True
-    finally:
-        code = server.stop()
-        if code not in (None, 0, -signal.SIGTERM):
-            say(f"swarmdex exited with code {code}; log {server.log_path}")
-    info["disk"] = disk_usage(data_dir)
-    text = report(cases, info)
-    print("\n" + text, flush=True)
-    (outdir / "summary.txt").write_text(text + "\n")
-    (outdir / "results.json").write_text(json.dumps(
-        {"cases": [c.summary() for c in cases], **{k: v for k, v in info.items()}}, indent=1,
-        default=str) + "\n")
-    say(f"output in {outdir}")
-    if failed:
-        sys.exit(1)
+        outdir = OUT_ROOT / f"catalogue-{time.strftime('%Y%m%d-%H%M%S')}"
+        outdir.mkdir(parents=True, exist_ok=True)
+        cases, warm_details = build_cases(target, n_requests, warmup, seed)
+        server = Server(data_dir, outdir / "swarmdex.log", server_cpus, port, udp_port,
+                        None if cluster is None else target.url())
+        failed = False
+        try:
+            os.sched_setaffinity(0, {client_cpu})
+            if cluster is not None:
+                # SQLite works in the server's process; PostgreSQL gets the same CPUs.
+                pinned = cluster.pin(cpu_list(server_cpus))
+                say(f"PostgreSQL's {pinned} processes pinned to CPUs {server_cpus}")
+            server.start()
+            info["ready_s"] = server.wait_ready(ready_timeout)
+            assert server.port is not None
+            client = Client(server.port)
+            say(f"swarmdex ready in {info['ready_s']:.1f} s on port {server.port}; measuring")
+            by_label = {c.label: c for c in cases}
+            walk, deep = by_label["browse walk: pages 1..N"], by_label["browse deep page"]
+            walk_to_page(client, walk, deep, deep_page, n_requests, case_timeout)
+            for case in cases:
+                if case is walk:
+                    continue
+                warm = warm_details if case.kind == "detail" else case.paths[:1] * warmup
+                run_case(client, case, warm, case_timeout)
+                summary = case.summary()
+                shown = f"p50 {summary['p50_ms']} ms, p95 {summary['p95_ms']} ms" if case.times else case.status
+                say(f"{case.label}: {shown}")
+            info["client_reconnects"] = client.reconnects
+            client.close()
+            status = server.status()
+            info["server"] = (f"pinned to CPUs {status.get('Cpus_allowed_list', '?')}, RSS "
+                              f"{status.get('VmRSS', '?')} (peak {status.get('VmHWM', '?')})")
+        except (KeyboardInterrupt, Interrupted) as exc:
+            say(f"interrupted ({type(exc).__name__} {exc}); stopping swarmdex")
+            failed = True
+        finally:
+            code = server.stop()
+            if code not in (None, 0, -signal.SIGTERM):
+                say(f"swarmdex exited with code {code}; log {server.log_path}")
+        info["disk"] = disk_usage(target)
+        if cluster is not None:
+            info["cluster_bytes"] = cluster.directory_bytes()
+        text = report(cases, info)
+        print("\n" + text, flush=True)
+        (outdir / "summary.txt").write_text(text + "\n")
+        (outdir / "results.json").write_text(json.dumps(
+            {"cases": [c.summary() for c in cases], **{k: v for k, v in info.items()}}, indent=1,
+            default=str) + "\n")
+        say(f"output in {outdir}")
+        if failed:
+            sys.exit(1)
 
 
 def iter_batches(plan: Plan) -> Iterator[Batch]:
