@@ -47,6 +47,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
 import secrets
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -81,6 +82,7 @@ GC_LOCK_MS = 30_000  # a pass's lock outlives a node that died holding it by thi
 SOCKET_TIMEOUT = 5.0  # seconds a call to Redis may take before it counts as unavailable
 EVICT_LOOK = 64  # as the memory store: swarms a full store looks at to find one to evict
 _DIGITS: tuple[bytes, ...] = (b"0", b"1", b"2", b"3")  # events and flags, as the script reads them
+_dice = random.getrandbits  # where a peer list starts in the swarm (not a secret)
 
 _STATUS = {1: AddressFull, 2: NewSwarmsPaced, 3: StoreFull}
 _REFUSED = {
@@ -181,7 +183,7 @@ class RedisPeerStore:
         """Send announces and scrapes through `pipeline` (see `resp`), not redis-py."""
         self.fast = pipeline
         if pipeline is not None:
-            self._fast_announce = pipeline.prepared(pipeline.script(ANNOUNCE), [self.prefix], 7,
+            self._fast_announce = pipeline.prepared(pipeline.script(ANNOUNCE), [self.prefix], 8,
                                                     self._limits)
             self._scrape_sha = pipeline.script(SCRAPE)
 
@@ -228,11 +230,11 @@ class RedisPeerStore:
         if self._fast_announce is not None:
             reply = await self._answer(self._fast_announce(
                 info_hash, peer, _DIGITS[event], _DIGITS[seeder], b"%d" % numwant,
-                _DIGITS[other_family], repr(now).encode()), in_task=False)
+                _DIGITS[other_family], repr(now).encode(), b"%d" % _dice(31)), in_task=False)
         else:
             reply = await self._answer(self._announce(args=[
                 self.prefix, info_hash, peer, int(event), int(seeder), numwant,
-                int(other_family), repr(now), *self._limits]))
+                int(other_family), repr(now), _dice(31), *self._limits]))
         status = reply[0]
         if status:
             self._limit_log.bump(_REFUSED[status])
