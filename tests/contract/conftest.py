@@ -51,15 +51,19 @@ def memory(*, peer_ttl: float, **limits: Any) -> PeerStore:
     return MemoryPeerStore(peer_ttl=peer_ttl, **limits)
 
 
-def on_redis(server: RedisServer) -> StoreFactory:
+def on_redis(server: RedisServer, *, pipelined: bool = True) -> StoreFactory:
     async def redis(*, peer_ttl: float, **limits: Any) -> PeerStore:
         prefix = f"test-{secrets.token_hex(6)}:"
-        return await RedisPeerStore.connect(server.url, prefix=prefix, peer_ttl=peer_ttl, **limits)
+        store = await RedisPeerStore.connect(server.url, prefix=prefix, peer_ttl=peer_ttl,
+                                             **limits)
+        if not pipelined:  # as over TLS (rediss://), where announces go through redis-py
+            store.use_pipeline(None)
+        return store
 
     return redis
 
 
-BACKENDS = ["memory", "redis"]
+BACKENDS = ["memory", "redis", "redis-py"]
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +74,8 @@ def redis() -> Iterator[RedisServer]:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> StoreFactory:
-    if request.param == "redis":
-        return on_redis(request.getfixturevalue("redis"))
+    if request.param in ("redis", "redis-py"):
+        return on_redis(request.getfixturevalue("redis"), pipelined=request.param == "redis")
     return memory
 
 

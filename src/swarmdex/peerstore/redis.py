@@ -67,7 +67,7 @@ from swarmdex.peerstore.base import (
 )
 from swarmdex.peerstore.pacing import LimitLog
 from swarmdex.peerstore.redis_scripts import ANNOUNCE, COLLECT, REMOVE, SCRAPE, STATS
-from swarmdex.peerstore.resp import Prepared, RespPipeline
+from swarmdex.peerstore.resp import Batched, RespPipeline
 from swarmdex.protocol.announce import Event, SwarmCounts
 
 __all__ = ["RedisPeerStore"]
@@ -143,7 +143,7 @@ class RedisPeerStore:
         self.shown_as = "Redis"  # how messages name it
         self.persists: list[str] = []  # what of Redis's configuration writes to disk (`open`)
         self.fast: RespPipeline | None = None  # the announce path's connection (`at`)
-        self._fast_announce: Prepared | None = None
+        self._fast_announce: Batched | None = None
         self._scrape_sha = b""
 
     async def _answer(self, call: Awaitable[T], *, in_task: bool = True) -> T:
@@ -182,9 +182,10 @@ class RedisPeerStore:
     def use_pipeline(self, pipeline: RespPipeline | None) -> None:
         """Send announces and scrapes through `pipeline` (see `resp`), not redis-py."""
         self.fast = pipeline
+        self._fast_announce = None
         if pipeline is not None:
-            self._fast_announce = pipeline.prepared(pipeline.script(ANNOUNCE), [self.prefix], 8,
-                                                    self._limits)
+            self._fast_announce = pipeline.batched(pipeline.script(ANNOUNCE),
+                                                   [self.prefix, *self._limits], 8)
             self._scrape_sha = pipeline.script(SCRAPE)
 
     @classmethod
@@ -231,10 +232,10 @@ class RedisPeerStore:
             reply = await self._answer(self._fast_announce(
                 info_hash, peer, _DIGITS[event], _DIGITS[seeder], b"%d" % numwant,
                 _DIGITS[other_family], repr(now).encode(), b"%d" % _dice(31)), in_task=False)
-        else:
-            reply = await self._answer(self._announce(args=[
-                self.prefix, info_hash, peer, int(event), int(seeder), numwant,
-                int(other_family), repr(now), _dice(31), *self._limits]))
+        else:  # a batch of one
+            reply = (await self._answer(self._announce(args=[
+                self.prefix, *self._limits, info_hash, peer, int(event), int(seeder), numwant,
+                int(other_family), repr(now), _dice(31)])))[0]
         status = reply[0]
         if status:
             self._limit_log.bump(_REFUSED[status])

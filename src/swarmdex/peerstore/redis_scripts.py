@@ -41,155 +41,185 @@ local function drop_bucket(meta, peer)
 end
 """
 
+# ARGV: prefix, the store's 10 limits, then 8 per announce (a batch of any size, one reply
+# each, in order): info hash, peer, event, seeder, numwant, other family, now, dice. One call
+# for every announce a node has in hand: the fixed cost of a script call (its arguments,
+# its functions, its reply, the command's I/O) is then paid once for all of them.
 ANNOUNCE = COMMON + r"""
-local h, peer = ARGV[2], ARGV[3]
-local event = tonumber(ARGV[4])
-local seeder = ARGV[5] == '1'
-local numwant = tonumber(ARGV[6])
-local other_family = ARGV[7] == '1'
-local now = tonumber(ARGV[8])
-local dice = tonumber(ARGV[9])  -- a random integer from the caller: where a peer list starts
-local max_peers, max_swarms = tonumber(ARGV[10]), tonumber(ARGV[11])
-local cap = tonumber(ARGV[12])
-local ns_burst, ns_per = tonumber(ARGV[13]), tonumber(ARGV[14])
-local min_ticks = tonumber(ARGV[15])
-local pl_burst, pl_per = tonumber(ARGV[16]), tonumber(ARGV[17])
-local keep_dormant = ARGV[18] == '1'
-local evict_look = tonumber(ARGV[19])
+local max_peers, max_swarms = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cap = tonumber(ARGV[4])
+local ns_burst, ns_per = tonumber(ARGV[5]), tonumber(ARGV[6])
+local min_ticks = tonumber(ARGV[7])
+local pl_burst, pl_per = tonumber(ARGV[8]), tonumber(ARGV[9])
+local keep_dormant = ARGV[10] == '1'
+local evict_look = tonumber(ARGV[11])
 
-local v6 = #peer == 18
-local fam = P .. (v6 and '6:' or '4:') .. h
-local ofam = P .. (v6 and '4:' or '6:') .. h
-local meta = P .. 'm:' .. h
-local tick = math.floor(now)
+local function announce(h, peer, event, seeder, numwant, other_family, now, dice)
+  local v6 = #peer == 18
+  local fam = P .. (v6 and '6:' or '4:') .. h
+  local ofam = P .. (v6 and '4:' or '6:') .. h
+  local meta = P .. 'm:' .. h
+  local tick = math.floor(now)
 
--- GCRA, as swarmdex.peerstore.pacing.Pacer, one key per bucket.
-local function allow(key, burst, per)
-  local tat = tonumber(redis.call('GET', key) or '') or now
-  if tat < now then tat = now end
-  tat = tat + per / burst
-  if tat - now > per * (1 + 1e-9) then return false end
-  redis.call('SET', key, string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1)
-  return true
-end
+  -- GCRA, as swarmdex.peerstore.pacing.Pacer, one key per bucket.
+  local function allow(key, burst, per)
+    local tat = tonumber(redis.call('GET', key) or '') or now
+    if tat < now then tat = now end
+    tat = tat + per / burst
+    if tat - now > per * (1 + 1e-9) then return false end
+    redis.call('SET', key, string.format('%.6f', tat), 'PX', math.ceil((tat - now) * 1000) + 1)
+    return true
+  end
 
-local function evict(keep)
-  local candidates = redis.call('ZRANGE', ORDER, 0, evict_look - 1)
-  for _, k in ipairs(candidates) do
-    if k ~= keep then
-      local n = peers_of(k)
-      if n <= 1 then
-        redis.call('DEL', P .. '4:' .. k, P .. '6:' .. k, P .. 'm:' .. k)
-        redis.call('ZREM', ORDER, k)
-        redis.call('HINCRBY', N, 'swarms', -1)
-        redis.call('HINCRBY', N, 'peers', -n)
-        return true
+  local function evict(keep)
+    local candidates = redis.call('ZRANGE', ORDER, 0, evict_look - 1)
+    for _, k in ipairs(candidates) do
+      if k ~= keep then
+        local n = peers_of(k)
+        if n <= 1 then
+          redis.call('DEL', P .. '4:' .. k, P .. '6:' .. k, P .. 'm:' .. k)
+          redis.call('ZREM', ORDER, k)
+          redis.call('HINCRBY', N, 'swarms', -1)
+          redis.call('HINCRBY', N, 'peers', -n)
+          return true
+        end
       end
+      to_back(k)
     end
-    to_back(k)
+    return false
   end
-  return false
-end
 
-local function answer(own, other, paced)
+  -- Seeders and downloads as this script keeps them (`s`, `d`): read once, then followed.
   local sd = redis.call('HMGET', meta, 's', 'd')
+  local exists = sd[1] ~= false
   local s, d = tonumber(sd[1] or '0'), tonumber(sd[2] or '0')
-  local total = peers_of(h)
-  if v6 then return {0, s, total - s, d, other, own, paced} end
-  return {0, s, total - s, d, own, other, paced}
-end
 
-local exists = redis.call('EXISTS', meta) == 1
-if event == 3 then  -- stopped: leave at once, no peers
-  if not exists then return {0, 0, 0, 0, '', '', 0} end
+  -- `nfam`, `nofam`: the swarm's peers of this family and of the other, when known.
+  local function answer(own, other, paced, nfam, nofam)
+    local total = (nfam or redis.call('ZCARD', fam)) + (nofam or redis.call('ZCARD', ofam))
+    if v6 then return {0, s, total - s, d, other, own, paced} end
+    return {0, s, total - s, d, own, other, paced}
+  end
+
+  if event == 3 then  -- stopped: leave at once, no peers
+    if not exists then return {0, 0, 0, 0, '', '', 0} end
+    local old = redis.call('ZSCORE', fam, peer)
+    if old then
+      redis.call('ZREM', fam, peer)
+      if tonumber(old) % 2 == 1 then
+        redis.call('HINCRBY', meta, 's', -1)
+        s = s - 1
+      end
+      drop_bucket(meta, peer)
+      redis.call('HINCRBY', N, 'peers', -1)
+      local result = answer('', '', 0)
+      if result[2] + result[3] == 0 then forget_if_idle(h, keep_dormant) end
+      return result
+    end
+    return answer('', '', 0)
+  end
+
+  if not exists then
+    if ns_burst > 0 and not allow(P .. 'ns:' .. bucket(peer), ns_burst, ns_per) then return {2} end
+    if tonumber(redis.call('HGET', N, 'swarms') or '0') >= max_swarms and not evict(false) then
+      return {3}
+    end
+    redis.call('HSET', meta, 's', 0, 'd', 0)
+    s, d = 0, 0
+    to_back(h)
+    redis.call('HINCRBY', N, 'swarms', 1)
+  end
+
+  local paced = 0
+  local word = tick * 4
+  if seeder or event == 1 then word = word + 1 end
   local old = redis.call('ZSCORE', fam, peer)
+  local seeders = 0
   if old then
-    redis.call('ZREM', fam, peer)
-    if tonumber(old) % 2 == 1 then redis.call('HINCRBY', meta, 's', -1) end
-    drop_bucket(meta, peer)
-    redis.call('HINCRBY', N, 'peers', -1)
-    local result = answer('', '', 0)
-    if peers_of(h) == 0 then forget_if_idle(h, keep_dormant) end
-    return result
-  end
-  return answer('', '', 0)
-end
-
-if not exists then
-  if ns_burst > 0 and not allow(P .. 'ns:' .. bucket(peer), ns_burst, ns_per) then return {2} end
-  if tonumber(redis.call('HGET', N, 'swarms') or '0') >= max_swarms and not evict(false) then
-    return {3}
-  end
-  redis.call('HSET', meta, 's', 0, 'd', 0)
-  to_back(h)
-  redis.call('HINCRBY', N, 'swarms', 1)
-end
-
-local paced = 0
-local word = tick * 4
-if seeder or event == 1 then word = word + 1 end
-local old = redis.call('ZSCORE', fam, peer)
-local seeders = 0
-if old then
-  old = tonumber(old)
-  word = word + (math.floor(old / 2) % 2) * 2
-  seeders = (word % 2) - (old % 2)
-  if numwant > 0 and min_ticks > 0 and tick - math.floor(old / 4) < min_ticks then
-    numwant = 0  -- too soon after its previous announce: recorded, but no peers
-    paced = 1
-  end
-else
-  if cap > 0 and tonumber(redis.call('HGET', meta, bucket(peer)) or '0') >= cap then
-    return {1}
-  end
-  if tonumber(redis.call('HGET', N, 'peers') or '0') >= max_peers and not evict(h) then
-    if peers_of(h) == 0 then forget_if_idle(h, keep_dormant) end
-    return {3}
-  end
-  redis.call('HINCRBY', N, 'peers', 1)
-  redis.call('HINCRBY', meta, bucket(peer), 1)
-  seeders = word % 2
-  if numwant > 0 and pl_burst > 0 and redis.call('ZCARD', fam) > 0
-      and not allow(P .. 'pl:' .. bucket(peer) .. h, pl_burst, pl_per) then
-    numwant = 0  -- new ports of one address must not stand in for early re-announces
-    paced = 1
-  end
-end
-if event == 1 and math.floor(word / 2) % 2 == 0 then
-  word = word + 2
-  redis.call('HINCRBY', meta, 'd', 1)
-end
-redis.call('ZADD', fam, word, peer)
-if seeders ~= 0 then redis.call('HINCRBY', meta, 's', seeders) end
-
--- Up to `want` peers of `key` but `skip`: all when that is every one, else a window of the
--- set (in score order) from a random place, wrapping around, as the memory store hands them
--- out. ZRANDMEMBER cost about a quarter of the whole script for 51 of 64 peers (it copies
--- the set into a dictionary and deletes from it); a window is a plain range read.
-local function window(key, want, skip)
-  local n = redis.call('ZCARD', key)
-  if n == 0 or want <= 0 then return '' end
-  local list
-  if n <= want + 1 then
-    list = redis.call('ZRANGE', key, 0, -1)
+    old = tonumber(old)
+    word = word + (math.floor(old / 2) % 2) * 2
+    seeders = (word % 2) - (old % 2)
+    if numwant > 0 and min_ticks > 0 and tick - math.floor(old / 4) < min_ticks then
+      numwant = 0  -- too soon after its previous announce: recorded, but no peers
+      paced = 1
+    end
   else
+    if cap > 0 and tonumber(redis.call('HGET', meta, bucket(peer)) or '0') >= cap then
+      return {1}
+    end
+    if tonumber(redis.call('HGET', N, 'peers') or '0') >= max_peers and not evict(h) then
+      if peers_of(h) == 0 then forget_if_idle(h, keep_dormant) end
+      return {3}
+    end
+    redis.call('HINCRBY', N, 'peers', 1)
+    redis.call('HINCRBY', meta, bucket(peer), 1)
+    seeders = word % 2
+    if numwant > 0 and pl_burst > 0 and redis.call('ZCARD', fam) > 0
+        and not allow(P .. 'pl:' .. bucket(peer) .. h, pl_burst, pl_per) then
+      numwant = 0  -- new ports of one address must not stand in for early re-announces
+      paced = 1
+    end
+  end
+  if event == 1 and math.floor(word / 2) % 2 == 0 then
+    word = word + 2
+    redis.call('HINCRBY', meta, 'd', 1)
+    d = d + 1
+  end
+  redis.call('ZADD', fam, word, peer)
+  if seeders ~= 0 then
+    redis.call('HINCRBY', meta, 's', seeders)
+    s = s + seeders
+  end
+
+  -- Up to `want` of the `n` peers of `key` but `skip`: a window of the set (in score order)
+  -- from a random place, wrapping around, as the memory store hands them out. ZRANDMEMBER
+  -- cost about a quarter of the whole script for 51 of 64 peers (it copies the set into a
+  -- dictionary and deletes from it); a window is a plain range read, and a swarm up to twice
+  -- the window is read whole, once, rather than in two pieces. Each redis.call costs far
+  -- more than its command (arguments and reply go through RESP and Lua), so they are few.
+  local function window(key, want, skip, n)
+    if n == 0 or want <= 0 then return '' end
+    local out = {}
     local first = dice % n
-    list = redis.call('ZRANGE', key, first, first + want)  -- one more, in case skip is in it
+    if n <= 2 * (want + 1) then
+      local all = redis.call('ZRANGE', key, 0, -1)
+      for j = 0, n - 1 do
+        local p = all[(first + j) % n + 1]
+        if p ~= skip then
+          out[#out + 1] = p
+          if #out == want then break end
+        end
+      end
+      return table.concat(out)
+    end
+    local list = redis.call('ZRANGE', key, first, first + want)  -- one more, in case skip is in it
     if first + want >= n then
       for _, p in ipairs(redis.call('ZRANGE', key, 0, first + want - n)) do list[#list + 1] = p end
     end
+    for _, p in ipairs(list) do
+      if p ~= skip and #out < want then out[#out + 1] = p end
+    end
+    return table.concat(out)
   end
-  local out = {}
-  for _, p in ipairs(list) do
-    if p ~= skip and #out < want then out[#out + 1] = p end
+
+  local nfam = redis.call('ZCARD', fam)
+  local own = window(fam, numwant, peer, nfam)
+  local other = ''
+  local nofam
+  if other_family then
+    nofam = redis.call('ZCARD', ofam)
+    other = window(ofam, numwant - #own / #peer, '', nofam)
   end
-  return table.concat(out)
+  return answer(own, other, paced, nfam, nofam)
 end
 
-local own = window(fam, numwant, peer)
-local other = ''
-if other_family then other = window(ofam, numwant - #own / #peer, '') end
-return answer(own, other, paced)
+local out = {}
+for i = 12, #ARGV, 8 do
+  out[#out + 1] = announce(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3] == '1',
+                           tonumber(ARGV[i + 4]), ARGV[i + 5] == '1', tonumber(ARGV[i + 6]),
+                           tonumber(ARGV[i + 7]))
+end
+return out
 """
 
 SCRAPE = COMMON + r"""

@@ -40,22 +40,54 @@ async def test_commands_of_one_loop_turn_share_a_write_and_keep_their_order(
         await pipeline.close()
 
 
-JOIN = "return table.concat(ARGV, ',')"
+# Fixed arguments first, then pairs: each pair answered with its own element.
+PAIRS = """
+local out = {}
+for i = 3, #ARGV, 2 do out[#out + 1] = ARGV[1] .. ARGV[2] .. ':' .. ARGV[i] .. ARGV[i + 1] end
+return out
+"""
 
 
 @async_test
-async def test_a_prepared_call_sends_its_fixed_and_varying_arguments_in_order(
+async def test_batched_calls_of_one_loop_turn_are_one_command_and_each_gets_its_answer(
     redis: RedisServer,
 ) -> None:
     pipeline = RespPipeline(port=redis.port, timeout=5)
-    join = pipeline.prepared(pipeline.script(JOIN), ["p:", 7], 3, [b"x" * 70, 9])
+    pairs = pipeline.batched(pipeline.script(PAIRS), ["p", 7], 2, limit=100)
     long = b"y" * 100  # past the precomputed bulk headers
     try:
-        assert await join(b"a", b"", long) == b",".join([b"p:", b"7", b"a", b"", long, b"x" * 70, b"9"])
+        before = await pipeline._call((b"INFO", b"commandstats"))
+        replies = await asyncio.gather(*(pairs(b"a%d" % i, b"") for i in range(250)),
+                                       pairs(b"x", long))
+        assert replies == [b"p7:a%d" % i for i in range(250)] + [b"p7:x" + long]
+        after = await pipeline._call((b"INFO", b"commandstats"))
+        assert evalsha_calls(after) - evalsha_calls(before) == 3  # 251 calls, at most 100 a batch
         assert await pipeline._call((b"SCRIPT", b"FLUSH")) == b"OK"
-        assert await join(b"b", b"c", b"d") == b"p:,7,b,c,d," + b"x" * 70 + b",9"  # loaded again
+        assert await pairs(b"b", b"c") == b"p7:bc"  # loaded again
         with pytest.raises(TypeError):
-            await join(b"too few")
+            pairs(b"too few")
+    finally:
+        await pipeline.close()
+
+
+def evalsha_calls(info: bytes) -> int:
+    for line in info.decode().splitlines():
+        if line.startswith("cmdstat_evalsha:"):  # answered, not refused with NOSCRIPT
+            fields = dict(f.split("=") for f in line.partition(":")[2].split(","))
+            return int(fields["calls"]) - int(fields["failed_calls"])
+    return 0  # none yet
+
+
+@async_test
+async def test_an_error_of_a_batch_is_every_call_s_error(redis: RedisServer) -> None:
+    pipeline = RespPipeline(port=redis.port, timeout=5)
+    broken = pipeline.batched(pipeline.script("return redis.call('NOSUCHCOMMAND')"), [], 1)
+    short = pipeline.batched(pipeline.script("return {1}"), [], 1)
+    try:
+        results = await asyncio.gather(broken(b"a"), broken(b"b"), return_exceptions=True)
+        assert all(isinstance(r, ScriptError) for r in results)
+        results = await asyncio.gather(short(b"a"), short(b"b"), return_exceptions=True)
+        assert all(isinstance(r, ScriptError) and "2 calls" in str(r) for r in results)
     finally:
         await pipeline.close()
 
