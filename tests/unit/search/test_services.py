@@ -184,24 +184,32 @@ async def test_paging_through_results(tmp_path: Path) -> None:
         assert beyond.results == []
 
 
+@pytest.mark.parametrize("most", [None, 12])
 @pytest.mark.parametrize("category", [None, "linux"])
 @async_test
 async def test_ranking_beyond_the_candidates_pages_one_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, category: str | None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, category: str | None, most: int | None
 ) -> None:
     """More matches than are ranked in one pass: the newest CANDIDATES come first, best
-    first, then the older ones best first; no page skips or repeats a torrent."""
+    first, then the older ones best first; no page skips or repeats a torrent. The same
+    when there are more matches than are counted (`most`)."""
     monkeypatch.setattr(fts5, "CANDIDATES", 7)
     monkeypatch.setattr(postgres, "CANDIDATES", 7)
+    if most is not None:
+        monkeypatch.setattr(fts5, "MAX_RESULTS", most)
+        monkeypatch.setattr(postgres, "MAX_RESULTS", most)
     async with catalogue(tmp_path) as sessions:
         async with transaction(sessions) as session:
             for i in range(30):  # relevance cycles, so old and new torrents mix in bm25 order
                 await add_torrent(session, f"Ranked item {i}" + " ranked" * (i % 4),
                                   category="linux" if i % 5 else "films")
+        async with sessions() as session:
+            counted = await services.search(session, "ranked", category=category)
+        assert counted.total == (most or (24 if category else 30))
         everything = await _titles(sessions, "ranked", category=category, per_page=100)
         paged: list[str] = []
-        for number in range(1, 12):
-            paged += await _titles(sessions, "ranked", category=category, page=number, per_page=3)
+        for page_number in range(1, 12):
+            paged += await _titles(sessions, "ranked", category=category, page=page_number, per_page=3)
         assert paged == everything and len(set(paged)) == len(paged) == (24 if category else 30)
 
         def number(title: str) -> int:
@@ -213,6 +221,32 @@ async def test_ranking_beyond_the_candidates_pages_one_order(
         assert relevance == sorted(relevance, reverse=True)
         rest = [title.count("ranked") for title in everything[7:]]
         assert rest == sorted(rest, reverse=True)
+
+
+@pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
+@async_test
+async def test_postgresql_plans_every_search_for_its_words(tmp_path: Path) -> None:
+    """asyncpg prepares each statement once per connection, and PostgreSQL may give a
+    statement run more than five times a generic plan, made without the tsquery: one that
+    walked the whole table for a rare word. Search statements are planned each time, and
+    the statements that follow the search in the same transaction are not."""
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            for i in range(3):
+                await add_torrent(session, f"Planned release {i}", files=[f"disc/track{i}.flac"])
+        async with sessions() as session:
+            for _ in range(8):
+                for query, in_files in (("planned release", False), ("release trac", True)):
+                    page = await services.search(session, query, in_files=in_files)
+                    assert page.total > 0
+            prepared = (await session.execute(text(
+                "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            ))).all()
+            assert (await session.scalar(text("SHOW plan_cache_mode"))) == "auto"
+        plans = [(generic, custom) for statement, generic, custom in prepared
+                 if postgres.TABLE in statement]
+        assert [generic for generic, _ in plans] == [0] * len(plans)
+        assert sum(custom for _, custom in plans) >= 3 * 8
 
 
 @async_test
