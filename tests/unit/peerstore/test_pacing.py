@@ -34,10 +34,25 @@ def test_refused_attempts_cost_nothing() -> None:
 
 
 def test_keys_have_buckets_of_their_own() -> None:
-    pacer = Pacer(1, 60.0)
-    keys = [(bytes([10, 0, 0, n]), b"h" * 20) for n in range(200)]
+    slots = 1 << 12
+    pacer = Pacer(1, 60.0, slots=slots)
+    # Two keys share a bucket when their hashes meet in the table (the price of a fixed
+    # table), and hashes of bytes change with every process: take 200 keys that do not meet.
+    by_slot: dict[int, tuple[bytes, bytes]] = {}
+    for n in range(10_000):
+        key = (bytes([10, 0, n >> 8, n & 255]), b"h" * 20)
+        by_slot.setdefault(hash(key) & (slots - 1), key)
+        if len(by_slot) == 200:
+            break
+    keys = list(by_slot.values())
     assert all(pacer.allow(key, T0) for key in keys)
     assert not any(pacer.allow(key, T0) for key in keys)
+
+
+def test_keys_that_meet_in_the_table_share_a_bucket() -> None:
+    pacer = Pacer(1, 60.0, slots=1)  # every key meets every other
+    assert pacer.allow(b"one", T0)
+    assert not pacer.allow(b"other", T0)
 
 
 def test_rejects_nonsense() -> None:
