@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.audit import services as audit
+from swarmdex.db.engine import database_unavailable
 from swarmdex.db.models import Category, Torrent, User
 from swarmdex.settings import Settings
 from swarmdex.sitecfg.models import SiteSetting
@@ -331,8 +332,13 @@ async def refresh(site: Site) -> SiteConfig:
         async with site.db() as session:
             config = await effective(session, site.settings)
         fresh_for = REFRESH_SECONDS
-    except (SQLAlchemyError, OSError):
-        log.warning("cannot read the site settings; serving the last known ones", exc_info=True)
+    except (SQLAlchemyError, OSError) as exc:
+        if database_unavailable(exc):  # expected while the database is away: one line
+            log.warning("cannot read the site settings (the database does not answer: %s); "
+                        "serving the last known ones", str(exc).splitlines()[0][:300])
+        else:
+            log.warning("cannot read the site settings; serving the last known ones",
+                        exc_info=True)
         config = cached(site)
         fresh_for = RETRY_SECONDS
     copy = _copies.get(site.db)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
 from typing import Any
 
 import pytest
@@ -298,3 +299,23 @@ async def test_only_unused_categories_can_be_deleted(url: str) -> None:
         with pytest.raises(CategoryError, match="does not exist"):
             async with transaction(s.db) as session:
                 await services.delete_category(session, empty.id)
+
+
+@async_test
+async def test_a_database_that_does_not_answer_is_one_line_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = create_engine(f"postgresql+asyncpg://nobody@127.0.0.1:{port}/nothing")
+    try:
+        s = Site(Settings(), session_factory(engine), engine)
+        with caplog.at_level(logging.WARNING, logger="swarmdex"):
+            config = await services.refresh(s)
+        assert config == services.cached(s)  # the configuration's values, still served
+        warnings = [r for r in caplog.records if "site settings" in r.getMessage()]
+        assert warnings and "does not answer" in warnings[0].getMessage()
+        assert all(r.exc_info is None for r in warnings)  # an outage is not a traceback
+    finally:
+        await engine.dispose()
