@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import compare_trackers as ct  # the same servers and checks as the comparison
+import redis as redis_py
+from tests.support.redis_server import RedisServer, redis_server
 
 SETUPS = ("ot", "a", "b", "c")
 TITLES = {
@@ -70,67 +72,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-class Redis:
-    """A throwaway redis-server that writes nothing to disk (as a deployment's should)."""
-
-    def __init__(self, port: int, directory: Path, pin: list[str], logfile: Path) -> None:
-        self.port, self.directory, self.pin, self.logfile = port, directory, pin, logfile
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 20.0) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        cmd = [*self.pin, "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-               "--save", "", "--appendonly", "no", "--dir", str(self.directory)]
-        log(f"starting Redis: {' '.join(cmd)}")
-        with open(self.logfile, "wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ct.Failure(f"redis-server exited: {self.logfile.read_text()[-500:]}")
-            if self.command("PING") == "+PONG":
-                return
-            time.sleep(0.05)  # polling interval
-        raise ct.Failure(f"Redis did not answer PING within {timeout:.0f} s")
-
-    def command(self, *words: str) -> str:
-        """One inline command; the first line of the reply ('' when Redis does not answer)."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
-                s.sendall(" ".join(words).encode() + b"\r\n")
-                data = b""
-                while not data.endswith(b"\r\n"):
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                if data.startswith(b"$"):  # a bulk string: its body follows the length line
-                    length = int(data[1:data.index(b"\r\n")])
-                    while len(data) < data.index(b"\r\n") + 2 + length + 2:
-                        data += s.recv(65536)
-                    return data.split(b"\r\n", 1)[1][:length].decode()
-                return data.decode().strip()
-        except OSError:
-            return ""
-
-    def info(self, section: str) -> dict[str, str]:
-        return dict(line.split(":", 1) for line in self.command("INFO", section).splitlines()
-                    if ":" in line)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+def used_memory(redis: RedisServer | None) -> int:
+    """Redis's `used_memory` (INFO memory), 0 without Redis."""
+    if redis is None:
+        return 0
+    with redis_py.Redis(port=redis.port) as client:
+        return int(client.info("memory")["used_memory"])
 
 
 @dataclass
@@ -286,8 +233,6 @@ def main() -> int:
     gen_pin = cpu1
     extra = args.swarmdex_extra.split()
     p = args.base_port
-    redis = Redis(p + 9, tmp / "redis", cpu1, outdir / "redis.log")
-    store = ["--peer-store-url", f"redis://127.0.0.1:{p + 9}/0"]
     nodes_data = tmp / "nodes"
     nodes_data.mkdir()
     (tmp / "serve").mkdir()
@@ -297,9 +242,17 @@ def main() -> int:
     notes: list[str] = []
     redis_memory: dict[str, Any] = {}
     failed = False
+    running = contextlib.ExitStack()
+    redis: RedisServer | None = None
+    store: list[str] = []
     try:
         if "b" in args.only or "c" in args.only:
-            redis.start()
+            # The tests' throwaway server (nothing saved), pinned as the layout says.
+            redis = running.enter_context(redis_server())
+            if cpu1:
+                subprocess.run(["taskset", "-pc", "1", str(redis.process.pid)], check=True,
+                               stdout=subprocess.DEVNULL)
+            store = ["--peer-store-url", redis.url]
         for name in args.only:
             if name == "ot":
                 servers = [ct.Server("opentracker", [*cpu0, "opentracker", "-i", "127.0.0.1",
@@ -325,12 +278,12 @@ def main() -> int:
                 log(f"{srv.name} ready in {took:.1f} s (pid {srv.pid}, "
                     f"CPUs {srv.status().get('Cpus_allowed_list')})")
             cpu_of = {srv.name: srv.pid for srv in servers}
-            if name in ("b", "c"):
-                cpu_of["redis"] = redis.pid
+            if redis is not None and name in ("b", "c"):
+                cpu_of["redis"] = redis.process.pid
             setups[name] = Setup(name, servers, cpu_of)
 
         # One fill per store: (b) and (c) share Redis, so the second of them finds it full.
-        used_before = int(redis.info("memory").get("used_memory", "0") or 0) if "b" in setups or "c" in setups else 0
+        used_before = used_memory(redis)
         filled_redis = False
         for name, setup in setups.items():
             if name in ("b", "c"):
@@ -339,7 +292,7 @@ def main() -> int:
                 filled_redis = True
             fill(udpload, setup, args, gen_pin)
         if filled_redis:
-            after = int(redis.info("memory").get("used_memory", "0") or 0)
+            after = used_memory(redis)
             peers = args.hashes * args.pph
             redis_memory = {"used_memory_delta": after - used_before,
                             "bytes_per_peer": round((after - used_before) / peers, 1)}
@@ -362,7 +315,7 @@ def main() -> int:
     finally:
         for srv in started:
             srv.stop()
-        redis.stop()
+        running.close()  # Redis
         shutil.rmtree(tmp, ignore_errors=True)
 
     text = summary(setups, args, notes, redis_memory)
