@@ -48,6 +48,9 @@ class Document:
 class Matches:
     ids: list[int] = field(default_factory=list)  # best first
     total: int = 0  # capped at MAX_RESULTS
+    exact: bool = True
+    """False when `total` is estimated: counting every match of a common word costs more
+    than the rest of the search on some databases (see `postgres.TsvectorBackend._ranked`)."""
 
 
 class SearchBackend(Protocol):

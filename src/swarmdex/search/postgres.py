@@ -15,7 +15,7 @@ for exclusions.
 
 Ranking follows the FTS5 backend too: the newest CANDIDATES matches are read with their
 score and sorted here, deeper pages continue in the same order in SQL (see `_ranked` for how
-they are found on PostgreSQL).
+they are found on PostgreSQL, and why a large total is estimated rather than counted).
 
 Every search statement is planned for its own tsquery (`_CUSTOM_PLANS`): a word in three
 torrents and a word in half the catalogue need different plans.
@@ -29,13 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     ColumnElement,
     Select,
     String,
-    and_,
-    any_,
     bindparam,
     cast,
     column,
@@ -47,7 +44,7 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import REAL, TSQUERY, TSVECTOR, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import REAL, TSQUERY, TSVECTOR, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.db.models import Torrent
@@ -101,18 +98,17 @@ _TS_QUERY: Final = cast(bindparam("ts_query", type_=String()), TSQUERY)
 class _Statements:
     """A search's statements, made once for each kind of search: building them costs more
     than running them for a rare word. Parameters: ts_query, category_id, limit, offset,
-    oldest. See `TsvectorBackend._ranked` for the first two."""
+    oldest. The first two also return the lowest and highest id in the index, from which
+    `_estimate` scales a count."""
 
-    counted_candidates: Select[int, int | None, float | None]
-    newest_candidates: Select[int, float]
+    newest_candidates: Select[int, float, int, int]
     deeper: Select[int]
-    newest_first: Select[int]
-    count: Select[int]
+    newest_first: Select[int, int, int]
 
 
 @functools.cache
-def _statements(*, in_files: bool, in_category: bool, join_torrents: bool, candidates: int,
-                most: int) -> _Statements:
+def _statements(*, in_files: bool, in_category: bool, join_torrents: bool,
+                candidates: int) -> _Statements:
     vector = documents.c.everything if in_files else documents.c.names
     torrent_id: ColumnElement[int] = documents.c.torrent_id
     matching = select(torrent_id).where(vector.op("@@")(_TS_QUERY))
@@ -121,29 +117,37 @@ def _statements(*, in_files: bool, in_category: bool, join_torrents: bool, candi
     if in_category:
         matching = matching.where(Torrent.category_id == bindparam("category_id"))
     rank = func.ts_rank(_WEIGHTS, vector, _TS_QUERY, type_=REAL)
-    found = matching.limit(most).subquery("found")
-    newest_ids = aggregate_order_by(found.c.torrent_id, found.c.torrent_id.desc())
-    counted = select(
-        func.count().label("total"),
-        func.array_agg(newest_ids, type_=ARRAY(BigInteger))[1:candidates].label("ids"),
-    ).select_from(found).subquery("counted")
-    scored = documents.alias("scored")
-    counted_candidates = select(
-        counted.c.total, scored.c.torrent_id,
-        func.ts_rank(_WEIGHTS, scored.c[vector.name], _TS_QUERY, type_=REAL),
-    ).select_from(counted.outerjoin(scored, and_(
-        scored.c.torrent_id == any_(counted.c.ids), counted.c.total < most)))
+    # Two ends of the primary key, read once per statement (an InitPlan each).
+    span = documents.alias("span")
+    first = select(func.min(span.c.torrent_id)).scalar_subquery()
+    last = select(func.max(span.c.torrent_id)).scalar_subquery()
     # ts_rank is a real: `_ranked` sorted the candidates on the same values, so the order of
     # `deeper` agrees with theirs (newer than the oldest candidate first, then by score).
     deeper = matching.order_by(torrent_id < bindparam("oldest"), rank.desc(), torrent_id.desc())
+    # Scored outside the subquery: when the plan reads every match and sorts them, ts_rank
+    # (thousands of operations for a file list) runs only for the CANDIDATES kept.
+    newest = matching.add_columns(vector.label("vector")).order_by(torrent_id.desc()) \
+        .limit(candidates).subquery("newest")
+    scored = func.ts_rank(_WEIGHTS, newest.c.vector, _TS_QUERY, type_=REAL)
     return _Statements(
-        counted_candidates=counted_candidates,
-        newest_candidates=matching.add_columns(rank).order_by(torrent_id.desc()).limit(candidates),
+        newest_candidates=select(newest.c.torrent_id, scored, first, last),
         deeper=deeper.limit(bindparam("limit")).offset(bindparam("offset")),
-        newest_first=matching.order_by(Torrent.created_at.desc(), torrent_id.desc())
+        newest_first=matching.add_columns(first, last)
+        .order_by(Torrent.created_at.desc(), torrent_id.desc())
         .limit(bindparam("limit")).offset(bindparam("offset")),
-        count=select(func.count()).select_from(matching.limit(most).subquery()),
     )
+
+
+def _estimate(found: int, oldest: int, first: int, last: int) -> int:
+    """How many rows match in all, when `found` of them are among those from id `oldest`
+    to the newest, `last` (`first` is the oldest id in the index): the same share of
+    every row, rounded to two significant digits, at least `found`, at most MAX_RESULTS.
+    Ids are dense but for deleted torrents, so a span of ids stands for its rows."""
+    share = found / max(1, last - oldest + 1)
+    estimate = share * (last - first + 1)
+    digits = len(str(int(estimate)))
+    rounded = round(estimate, 2 - digits) if digits > 2 else round(estimate)
+    return min(MAX_RESULTS, max(found, int(rounded)))
 
 
 _KNOWN_WORD: Final = select(documents.c.torrent_id).where(
@@ -198,14 +202,16 @@ class TsvectorBackend:
             query = await self._finished_last_word(session, query)
         statements = _statements(
             in_files=in_files, in_category=category_id is not None,
-            join_torrents=category_id is not None or newest_first,
-            candidates=CANDIDATES, most=MAX_RESULTS)
+            join_torrents=category_id is not None or newest_first, candidates=CANDIDATES)
         parameters = {"ts_query": tsquery(query), "category_id": category_id,
                       "limit": limit, "offset": offset}
-        if newest_first:
-            ids = (await session.scalars(statements.newest_first, parameters)).all()
-            total = await session.scalar(statements.count, parameters)
-            return Matches(list(ids), total or 0)
+        if newest_first:  # (feeds: the total is not shown)
+            rows = (await session.execute(statements.newest_first, parameters)).all()
+            ids = [row[0] for row in rows]
+            if len(rows) < limit:  # the last page: the total is known
+                return Matches(ids, min(MAX_RESULTS, offset + len(rows)))
+            _, first, last = rows[0]
+            return Matches(ids, _estimate(offset + len(rows), min(ids), first, last), exact=False)
         return await self._ranked(session, statements, parameters, limit, offset)
 
     async def _finished_last_word(self, session: AsyncSession, query: Query) -> Query:
@@ -223,34 +229,30 @@ class TsvectorBackend:
                       parameters: dict[str, Any], limit: int, offset: int) -> Matches:
         """Best first: the newest CANDIDATES matches ranked by ts_rank, then any older ones.
 
-        GIN hands matches over in table order, all of them, each read from the table: not
-        newest first, and not counted from the index alone. So one statement
-        (`counted_candidates`) reads the matches, at most MAX_RESULTS, once, counts them,
-        keeps the ids of the newest CANDIDATES and scores only those (ts_rank of a file list
-        compares the positions of every pair of query words: thousands of operations a
-        torrent). Walking the primary key down from the newest row instead, testing each,
-        reads about CANDIDATES / (the share of rows matching) rows: more than reading every
-        match unless the words are common, and the whole table for a rare one. PostgreSQL's
-        estimates chose that walk for words in 2% of torrents, where it and the count took
-        twice as long as this statement (100,000 torrents).
+        One statement (`newest_candidates`) reads the newest CANDIDATES matches with their
+        score, in the plan PostgreSQL picks for the words: every match from the GIN index
+        for a rare word; for a common one, a walk down the primary key testing each row,
+        which stops after about CANDIDATES / (share of rows matching) rows.
 
-        Only when MAX_RESULTS matches were read may the newest be among the others; the
-        words are then in one row of every (table size / MAX_RESULTS) at least, and the
-        newest CANDIDATES are read again (`newest_candidates`), in the plan PostgreSQL picks
-        for that: the walk.
+        When fewer than CANDIDATES match, all were read and the total is exact. Otherwise
+        it is estimated from how far the newest CANDIDATES reach back (`_estimate`). An
+        exact count would read every match from the table, since GIN does not count from
+        the index alone: at 1,000,000 torrents that took 15-40 ms for words in 1-3 % of
+        them, more than all the rest of a search page (`bench/site_catalogue.py
+        --database postgresql`). The FTS5 backend counts from its index and stays exact.
         """
-        rows = (await session.execute(statements.counted_candidates, parameters)).all()
-        total: int = rows[0][0]
-        if total < MAX_RESULTS:
-            # (One row of NULLs when nothing matched: the counted row has no candidate.)
-            candidates = [(found, score) for _total, found, score in rows
-                          if found is not None and score is not None]
-        else:
-            candidates = [(found, score) for found, score in
-                          (await session.execute(statements.newest_candidates, parameters)).all()]
+        rows = (await session.execute(statements.newest_candidates, parameters)).all()
+        candidates = [(found, score) for found, score, _first, _last in rows]
         ranked = sorted(candidates, key=lambda row: (-row[1], -row[0]))
-        if len(candidates) < CANDIDATES or offset + limit <= len(ranked):
-            return Matches([row[0] for row in ranked[offset : offset + limit]], total)
+        if len(rows) < CANDIDATES:
+            return Matches([row[0] for row in ranked[offset : offset + limit]],
+                           min(MAX_RESULTS, len(rows)))
         oldest = min(row[0] for row in candidates)
-        deeper = await session.scalars(statements.deeper, parameters | {"oldest": oldest})
-        return Matches(list(deeper.all()), total)
+        _, _, first, last = rows[0]
+        total = _estimate(len(rows), oldest, first, last)
+        if offset + limit <= len(ranked):
+            return Matches([row[0] for row in ranked[offset : offset + limit]], total, exact=False)
+        ids = list((await session.scalars(statements.deeper, parameters | {"oldest": oldest})).all())
+        if 0 < len(ids) < limit:  # the last page: the total is known now
+            return Matches(ids, min(MAX_RESULTS, offset + len(ids)))
+        return Matches(ids, total, exact=False)

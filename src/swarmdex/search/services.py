@@ -148,6 +148,7 @@ class SearchPage:
     page: int = 1
     per_page: int = 50
     error: str | None = None  # for the visitor: why there are no results
+    exact: bool = True  # False: `total` is an estimate ("about 19,000 results")
 
     @property
     def capped(self) -> bool:
@@ -160,7 +161,8 @@ class SearchPage:
 
     @property
     def has_next(self) -> bool:
-        return self.page < self.pages
+        # An estimate may promise pages that a short page shows are not there.
+        return self.page < self.pages and (self.exact or len(self.results) == self.per_page)
 
 
 async def search(
@@ -198,7 +200,7 @@ async def search(
     # Deleting a torrent removes its entry; should one outlive it, it still never shows.
     torrents = [t for t in await load_torrents(session, found.ids) if t.deleted_at is None]
     results = [await _result(session, torrent, parsed, in_files) for torrent in torrents]
-    return SearchPage(parsed, results, found.total, page, per_page)
+    return SearchPage(parsed, results, found.total, page, per_page, exact=found.exact)
 
 
 def _with_error(page: SearchPage, error: str) -> SearchPage:

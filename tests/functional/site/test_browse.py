@@ -14,10 +14,13 @@ from html import unescape
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from swarmdex.bittorrent.magnet import make_magnet
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import Torrent
 from swarmdex.protocol.announce import Event
+from swarmdex.search import fts5, postgres
 from swarmdex.torrents.services import ensure_default_categories
 from swarmdex.web.pages.browse import swarm_counter
 from tests.functional.site.helpers import Site, async_test, post_form, running_site
@@ -163,6 +166,30 @@ async def test_search_page_ranks_highlights_and_pages(tmp_path: Path) -> None:
             assert answer.status_code == 200 and 'class="notice"' in answer.text, garbage
         empty = await client.get("/search")
         assert empty.status_code == 200 and "quotes" in empty.text
+
+
+@async_test
+async def test_an_estimated_total_says_about(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a total past the candidates is estimated (see search.postgres): the page
+    says "About", the API says `total_exact: false`; the last page counts exactly."""
+    monkeypatch.setattr(fts5, "CANDIDATES", 20)
+    monkeypatch.setattr(postgres, "CANDIDATES", 20)
+    async with site_with_categories(tmp_path) as site:
+        for i in range(60):
+            await add(site, f"Estimated thing {i}")
+        client = site.client()
+        first = await client.get("/search", params={"q": "estimated"})
+        api = (await client.get("/api/v1/search", params={"q": "estimated", "per_page": 25})).json()
+        last = await client.get("/search", params={"q": "estimated", "page": "2"})
+        async with site.ctx.db() as session:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+    status = " ".join(re.findall(r'<p class="muted" role="status">(.*?)</p>', first.text, re.S)[0].split())
+    if sqlite:
+        assert status.startswith("60 results") and api["total_exact"] is True
+    else:
+        assert re.match(r"About [0-9,]+ results", status) and api["total_exact"] is False
+        assert api["total"] >= 20
+    assert "60 results" in last.text and len(listed(last.text)) == 10
 
 
 @async_test

@@ -223,6 +223,35 @@ async def test_ranking_beyond_the_candidates_pages_one_order(
         assert rest == sorted(rest, reverse=True)
 
 
+@async_test
+async def test_a_large_total_is_counted_or_estimated_and_paging_finds_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More matches than candidates: SQLite counts them from its index; PostgreSQL, where a
+    count reads every match from the table, estimates from how far back the newest
+    candidates reach, and says so. Either way the last page knows the exact total, and no
+    page promises a next one that is not there."""
+    monkeypatch.setattr(fts5, "CANDIDATES", 7)
+    monkeypatch.setattr(postgres, "CANDIDATES", 7)
+    async with catalogue(tmp_path) as sessions:
+        async with transaction(sessions) as session:
+            for i in range(60):  # every other torrent matches, older and newer alike
+                await add_torrent(session, f"{'Common' if i % 2 else 'Other'} item {i}")
+        async with sessions() as session:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            first = await services.search(session, "common", per_page=5)
+            middle = await services.search(session, "common", page=3, per_page=5)
+            last = await services.search(session, "common", page=4, per_page=8)
+    if sqlite:
+        assert (first.total, first.exact, middle.exact) == (30, True, True)
+    else:
+        assert not first.exact and not middle.exact
+        assert 15 <= first.total <= 60 and middle.total == first.total  # 7 in the newest 14
+    assert first.has_next and middle.has_next
+    assert len(last.results) == 6 and (last.total, last.exact) == (30, True)
+    assert not last.has_next and last.pages == 4
+
+
 @pytest.mark.parametrize("database_backend", ["postgresql"], indirect=True)
 @async_test
 async def test_postgresql_plans_every_search_for_its_words(tmp_path: Path) -> None:

@@ -53,7 +53,9 @@ class TorrentSummary(BaseModel):
 
 class SearchOut(BaseModel):
     results: list[TorrentSummary] = Field(description="Best matches first.")
-    total: int = Field(description="Matches counted, at most 10,000.")
+    total: int = Field(description="Matches, at most 10,000: counted, or estimated when "
+                       "`total_exact` is false (a common word on a large site).")
+    total_exact: bool = True
     page: int
     pages: int
     error: str | None = Field(
@@ -127,6 +129,7 @@ async def search(
     return SearchOut(
         results=[summary(ctx, r.torrent, c) for r, c in zip(found.results, counts_list, strict=True)],
         total=found.total,
+        total_exact=found.exact,
         page=found.page,
         pages=found.pages,
         error=found.error,
