@@ -35,8 +35,10 @@ class SiteContext:
     limits: Limits = field(default_factory=MemoryLimits)
 
 
-def context(request: Request) -> SiteContext:
-    """FastAPI dependency: the SiteContext of the app serving `request`."""
+async def context(request: Request) -> SiteContext:
+    """FastAPI dependency: the SiteContext of the app serving `request`. (Dependencies
+    are coroutines: FastAPI runs a plain function in a worker thread, a hand-off between
+    threads on every request.)"""
     ctx: SiteContext = request.app.state.ctx
     return ctx
 

@@ -37,7 +37,7 @@ _TRUE: Final = frozenset({"1", "on", "true", "yes"})
 # --------------------------------------------------------------------------- shared
 
 
-def swarm_counter(request: Request, ctx: Ctx) -> SwarmCounter:
+async def swarm_counter(request: Request, ctx: Ctx) -> SwarmCounter:
     """The app's SwarmCounter: one per process, so its snapshot is shared by every page."""
     state = request.app.state
     counter: SwarmCounter | None = getattr(state, "swarm_counter", None)
@@ -106,8 +106,17 @@ class ListingParams:
 # --------------------------------------------------------------------------- browse
 
 
-# The listing's query string, parsed by FastAPI from ListingParams' fields.
-Listing = Annotated[ListingParams, Depends()]
+async def _listing_params(
+    sort: str | None = None, order: str | None = None, category: str | None = None,
+    min_size: str | None = None, max_size: str | None = None, seeded: str | None = None,
+    after: str | None = None, before: str | None = None,
+) -> ListingParams:
+    # A coroutine, not the class itself: FastAPI would construct the class in a worker thread.
+    return ListingParams(sort, order, category, min_size, max_size, seeded, after, before)
+
+
+# The listing's query string.
+Listing = Annotated[ListingParams, Depends(_listing_params)]
 
 
 @router.get("/browse", response_class=HTMLResponse)
