@@ -26,7 +26,6 @@ import httpx
 
 from swarmdex.accounts.services import create_token, create_user, start_session, user_by_name
 from swarmdex.db.engine import create_engine, database_url, session_factory, transaction
-from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, User
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.settings import Settings
@@ -39,7 +38,7 @@ from swarmdex.web.auth import SESSION_COOKIE, SESSION_LIFETIME
 from swarmdex.web.context import SiteContext
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 __all__ = [
     "BASE_URL",
@@ -116,7 +115,7 @@ async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     tracker = Tracker(store, OpenTracker())
     control = InProcessControl(tracker, None)
     try:
-        await upgrade(engine)
+        await migrate(engine)
         sessions = session_factory(engine)
         attach(sessions, control)
         ctx = SiteContext(

@@ -9,9 +9,8 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.db import create_engine, database_url, session_factory
-from swarmdex.db.migrate import upgrade
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 
 @asynccontextmanager
@@ -19,7 +18,7 @@ async def database(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
     """Sessions on a migrated database file in tmp_path; the engine is disposed of after."""
     engine = create_engine(database_url(tmp_path, configured_url()))
     try:
-        await upgrade(engine)
+        await migrate(engine)
         yield session_factory(engine)
     finally:
         await engine.dispose()

@@ -13,11 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from swarmdex.audit import services as audit
 from swarmdex.audit.models import AuditEntry
 from swarmdex.db import create_engine, database_url, session_factory, transaction
-from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, User, utcnow
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 from ..db.conftest import async_test
 
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("database_backend")
 
 async def _setup(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = create_engine(database_url(tmp_path, configured_url()))
-    await upgrade(engine)
+    await migrate(engine)
     sessions = session_factory(engine)
     async with transaction(sessions) as session:
         admin = User(name="root", password_hash="x", role=Role.ADMIN)

@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import swarmdex.comments.models  # noqa: F401  (the comments table on Base.metadata)
 from swarmdex.db import create_engine, database_url, session_factory, transaction
-from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Category, Role, Torrent, User, swarm_key
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 
 @pytest.fixture
@@ -37,7 +36,7 @@ async def world(url: str) -> AsyncIterator[World]:
     """A migrated database with one user per role (named after it) and one torrent."""
     engine = create_engine(url)
     try:
-        await upgrade(engine)
+        await migrate(engine)
         sessions = session_factory(engine)
         async with transaction(sessions) as session:
             users = {role: User(name=role.value, password_hash="x", role=role) for role in Role}

@@ -15,12 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.db import create_engine, database_url, session_factory, transaction
-from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, User
 from swarmdex.donations import services
 from swarmdex.donations.models import Campaign, Donation, Period
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 CAP: Final = Decimal("100000")
 
@@ -93,7 +92,7 @@ async def world(url: str) -> AsyncIterator[World]:
     """A migrated database with one user per role, named after it."""
     engine = create_engine(url)
     try:
-        await upgrade(engine)
+        await migrate(engine)
         sessions = session_factory(engine)
         async with transaction(sessions) as session:
             users = {role: User(name=role.value, password_hash="x", role=role) for role in Role}

@@ -16,11 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.bittorrent.bencode import encode
 from swarmdex.db.engine import create_engine, database_url, session_factory, transaction
-from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Category, Tag, Torrent, TorrentFile, User
 from swarmdex.search.services import index_torrent
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 EPOCH: Final = datetime(2024, 1, 1, tzinfo=UTC)
 CATEGORIES: Final = (("linux", "Linux"), ("films", "Films"), ("music", "Music"))
@@ -32,7 +31,7 @@ async def catalogue(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSes
     """Sessions on a fresh migrated SQLite database with the CATEGORIES."""
     engine = create_engine(database_url(tmp_path, configured_url()))
     try:
-        await upgrade(engine)
+        await migrate(engine)
         sessions = session_factory(engine)
         async with transaction(sessions) as session:
             session.add_all(

@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import swarmdex.sitecfg.models  # noqa: F401  (the site_settings table on Base.metadata)
 from swarmdex.db import create_engine, database_url, session_factory
-from swarmdex.db.migrate import upgrade
 from swarmdex.settings import Settings
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ class Site:
 async def site(url: str, **settings: Any) -> AsyncIterator[Site]:
     engine = create_engine(url)
     try:
-        await upgrade(engine)
+        await migrate(engine)
         yield Site(Settings(**settings), session_factory(engine), engine)
     finally:
         await engine.dispose()

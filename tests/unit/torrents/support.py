@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.accounts.services import create_token, start_session
 from swarmdex.db import create_engine, database_url, session_factory, transaction
-from swarmdex.db.migrate import upgrade
 from swarmdex.db.models import Role, Tag, Torrent, TorrentFile, User
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.settings import Settings
@@ -34,7 +33,7 @@ from swarmdex.web.auth import SESSION_COOKIE
 from swarmdex.web.context import SiteContext
 from swarmdex.web.security import CSRF_COOKIE, CSRF_FIELD
 from tests.support.aio import async_test as async_test
-from tests.support.databases import configured_url
+from tests.support.databases import configured_url, migrate
 
 SITE_TRACKERS = ["http://tracker.test:8080/announce", "udp://tracker.test:6969/announce"]
 CSRF = "c" * 43  # what SecurityHeaders accepts as a token: 43 characters
@@ -95,7 +94,7 @@ async def database(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSess
     """A migrated SQLite database in `tmp_path` with the default categories."""
     engine = create_engine(database_url(tmp_path, configured_url()))
     try:
-        await upgrade(engine)
+        await migrate(engine)
         sessions = session_factory(engine)
         async with transaction(sessions) as session:
             await services.ensure_default_categories(session)
