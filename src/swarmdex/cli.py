@@ -46,8 +46,9 @@ def _process_options(work: Callable[..., None]) -> Callable[..., None]:
         click.option("--port", type=int,
                      help="HTTP port for the site and HTTP tracker (default 8080; 0 picks one)."),
         click.option("--udp-port", type=int, help="UDP tracker port (default 6969; 0 picks one)."),
-        click.option("--tracker-mode", type=click.Choice(["open", "listed"]),
-                     help="open: any torrent; listed: only those in the allowlist."),
+        click.option("--tracker-mode", type=click.Choice(["open", "listed", "private"]),
+                     help="open: any torrent; listed: the site's and the allowlist's; private: "
+                          "listed, for members with passkeys only."),
         click.option("--allowlist", type=click.Path(path_type=Path, dir_okay=False),
                      help="Hash list for listed mode (default DATA_DIR/allowlist.txt)."),
         click.option("--trusted-proxy", "trusted_proxies", multiple=True,

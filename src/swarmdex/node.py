@@ -42,6 +42,7 @@ from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTr
 from swarmdex.tracker.http_server import HttpTrackerServer, not_found
 from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker, TrackerPolicy
+from swarmdex.tracker.members import Members
 from swarmdex.tracker.udp_server import UdpTrackerServer
 from swarmdex.web.app import create_app
 from swarmdex.web.context import SiteContext
@@ -169,17 +170,17 @@ class Node:
             peer_ttl=settings.effective_peer_ttl,
             max_peers=settings.max_peers,
             max_swarms=settings.max_swarms,
-            keep_dormant=settings.tracker_mode == "listed",
+            keep_dormant=settings.serves_listed,
             # Nodes sharing a store take turns at expiry: one pass per interval among them.
             gc_every=settings.gc_interval / 2,
             **store_limits(settings),
         )
         self.allowlist_file: AllowlistFile | None = None
-        # In listed mode the tracker serves the site's torrents (fed in process by the site)
-        # and whatever the operator lists in the allowlist file.
+        # In listed and private mode the tracker serves the site's torrents (fed in process by
+        # the site) and whatever the operator lists in the allowlist file.
         self.listed: ListedTorrents | None = None
         allowlist: Allowlist
-        if settings.tracker_mode == "listed":
+        if settings.serves_listed:
             self.listed = ListedTorrents()
             from_file = ListedTorrents()
             self.allowlist_file = AllowlistFile(settings.allowlist_path, from_file)
@@ -194,7 +195,8 @@ class Node:
             numwant_default=settings.numwant_default,
             numwant_max=settings.numwant_max,
         )
-        self.tracker = Tracker(self.store, allowlist, policy)
+        self.tracker = Tracker(self.store, allowlist, policy,
+                               members=Members() if settings.private else None)
         # The site drives the tracker through this port only (swarmdex.tracker.control): in
         # this process's memory, or (web) through the change feed the tracker nodes follow.
         self.control: InProcessControl | FeedControl
@@ -398,8 +400,8 @@ async def serve(settings: Settings, *, announce: Callable[[str], None] = print,
     try:
         for line in await node.start():
             announce(f"swarmdex: {line}")
-        if settings.tracker_mode == "listed" and role != "web":
-            announce(f"swarmdex: listed mode, allowlist {settings.allowlist_path}")
+        if settings.serves_listed and role != "web":
+            announce(f"swarmdex: {settings.tracker_mode} mode, allowlist {settings.allowlist_path}")
         announce("swarmdex: ready")
         await stop.wait()
     finally:

@@ -64,9 +64,11 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL (default sqlite+aiosqlite:///DATA_DIR/swarmdex.db)."
     )
 
-    tracker_mode: Literal["open", "listed"] = Field(
+    tracker_mode: Literal["open", "listed", "private"] = Field(
         "listed",
-        description="listed: only the site's torrents (and the allowlist file); open: any info hash.",
+        description="listed: only the site's torrents (and the allowlist file); open: any info "
+        "hash; private: a members-only site whose tracker serves its torrents to members, each "
+        "announcing with their passkey.",
     )
     allowlist: Path | None = Field(
         None, description="File of served hashes in listed mode (default DATA_DIR/allowlist.txt)."
@@ -266,6 +268,15 @@ class Settings(BaseSettings):
     @property
     def allowlist_path(self) -> Path:
         return self.allowlist or self.data_dir / "allowlist.txt"
+
+    @property
+    def serves_listed(self) -> bool:
+        """The tracker serves the site's torrents and the allowlist file's only."""
+        return self.tracker_mode != "open"
+
+    @property
+    def private(self) -> bool:
+        return self.tracker_mode == "private"
 
     @classmethod
     def settings_customise_sources(

@@ -55,6 +55,7 @@ from sqlalchemy.orm import (
 __all__ = [
     "IDS_NEVER_REUSED",
     "NAMING_CONVENTION",
+    "PASSKEY_LENGTH",
     "ROW_ID_MAX",
     "ApiToken",
     "Base",
@@ -126,6 +127,8 @@ def swarm_key(info_hash_v1: bytes | None, info_hash_v2: bytes | None) -> bytes:
 # Audit entries, reports and notices name rows by id; a reused id would give a new account,
 # torrent or comment the history of a deleted one. (PostgreSQL's sequences never reuse ids.)
 IDS_NEVER_REUSED: Final = {"sqlite_autoincrement": True}
+# A passkey or RSS key: 32 hexadecimal digits, 128 random bits.
+PASSKEY_LENGTH: Final = 32
 # The largest row id on every database: id columns are `Integer`, PostgreSQL's signed 32-bit
 # `integer` (SQLite's hold 64 bits). A larger number names no row; comparing a column with it
 # would be an error on PostgreSQL, so input is checked against this first.
@@ -204,6 +207,11 @@ class User(Base):
     show_donor_badge: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Set by an admin or the donations ledger; shown only with `show_donor_badge`.
     is_donor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Private mode (migration 0015_private; swarmdex.private.passkeys): the secret in the
+    # member's announce URLs, and the key of their personal RSS feeds. Made when first
+    # needed, so a public site never makes any.
+    passkey: Mapped[str | None] = mapped_column(String(PASSKEY_LENGTH), index=True, unique=True)
+    rss_key: Mapped[str | None] = mapped_column(String(PASSKEY_LENGTH), index=True, unique=True)
 
     @validates("name")
     def _keep_name_key(self, _attribute: str, value: str) -> str:

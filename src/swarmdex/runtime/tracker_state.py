@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from swarmdex.private import passkeys
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.sitemode.services import closed_reason
@@ -21,9 +22,12 @@ __all__ = ["whole_state"]
 
 async def whole_state(session: AsyncSession, settings: Settings) -> list[Change]:
     """Standing takedowns (refused in every mode), the site's torrents (served in listed
-    mode; not read in open mode, which serves every hash) and the site mode."""
+    and private mode; not read in open mode, which serves every hash), the members with a
+    passkey (private mode) and the site mode."""
     state: list[Change] = [TakenDown(v1, v2) for v1, v2 in await takedowns.standing_hashes(session)]
-    if settings.tracker_mode == "listed":
+    if settings.serves_listed:
         state += [Listed(v1, v2) for v1, v2 in await torrents.listed_hashes(session)]
+    if settings.private:
+        state += await passkeys.members(session)
     state.append(Closed(closed_reason(await sitecfg.effective(session, settings))))
     return state

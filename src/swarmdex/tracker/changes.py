@@ -1,14 +1,15 @@
 """What the site tells the tracker: one small value per kind of change.
 
 They travel in memory (`swarmdex.tracker.inprocess`) and as rows of the change feed
-(`swarmdex.tracker.models.TrackerChange`), so they hold hashes and the closed notice only.
+(`swarmdex.tracker.models.TrackerChange`), so they hold hashes, the closed notice and, in
+private mode, member ids with the SHA-256 of their passkeys (never a passkey).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Change", "Closed", "Listed", "Restored", "TakenDown", "Withdrawn"]
+__all__ = ["Change", "Closed", "Listed", "Member", "Restored", "TakenDown", "Withdrawn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,4 +54,16 @@ class Closed:
     reason: str | None
 
 
-Change = Listed | Withdrawn | TakenDown | Restored | Closed
+@dataclass(frozen=True, slots=True)
+class Member:
+    """Private mode: what the tracker knows of one member, replacing what it knew. `key` is
+    the SHA-256 of the member's passkey (None: no passkey serves them: a disabled or deleted
+    account, or none made yet); announces with it are refused until `banned_until` (Unix
+    time; None: not banned; `math.inf`: for good)."""
+
+    user_id: int
+    key: bytes | None
+    banned_until: float | None = None
+
+
+Change = Listed | Withdrawn | TakenDown | Restored | Closed | Member

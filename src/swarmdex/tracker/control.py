@@ -1,7 +1,7 @@
 """The port between the site and the tracker: what the site tells it, and what it reads back.
 
 The site never reaches into the tracker. Domain services describe what changed (`Listed`,
-`Withdrawn`, `TakenDown`, `Restored`, `Closed`) and hand it to `tell` inside the transaction
+`Withdrawn`, `TakenDown`, `Restored`, `Closed`, and in private mode `Member`) and hand it to `tell` inside the transaction
 that makes the change; pages read swarm counts and tracker statistics through the same port.
 
 Contract of a `TrackerControl`
@@ -33,13 +33,14 @@ from sqlalchemy.orm import Session
 
 from swarmdex.db.hooks import before_commit
 from swarmdex.protocol.announce import SwarmCounts
-from swarmdex.tracker.changes import Change, Closed, Listed, Restored, TakenDown, Withdrawn
+from swarmdex.tracker.changes import Change, Closed, Listed, Member, Restored, TakenDown, Withdrawn
 from swarmdex.tracker.models import to_row
 
 __all__ = [
     "Change",
     "Closed",
     "Listed",
+    "Member",
     "Restored",
     "TakenDown",
     "TrackerControl",

@@ -22,6 +22,7 @@ from swarmdex.tracker.control import (
     Change,
     Closed,
     Listed,
+    Member,
     Restored,
     TakenDown,
     TrackerStatistics,
@@ -80,15 +81,20 @@ class InProcessControl:
                     listed.add(v1, v2)
             case Closed(reason):
                 tracker.closed = reason
+            case Member():
+                if tracker.members is not None:
+                    tracker.members.apply(change)
 
     def replace_all(self, state: Iterable[Change]) -> None:
         """Serve exactly `state` (the whole of it, as a node starting or catching up loads it:
-        Listed and TakenDown per torrent, one Closed), dropping the peers of every swarm it no
-        longer serves. All of it runs without a pause, so no announce sees half of it."""
+        Listed and TakenDown per torrent, one Closed, Member per member in private mode),
+        dropping the peers of every swarm it no longer serves. All of it runs without a
+        pause, so no announce sees half of it."""
         tracker, listed = self.tracker, self.listed
         fresh_listed = ListedTorrents() if listed is not None else None
         fresh_taken: set[bytes] = set()  # announced hashes, as TakenDown keeps them
         closed: str | None = None
+        members: list[Member] = []
         for change in state:
             match change:
                 case Listed(v1, v2):
@@ -98,6 +104,8 @@ class InProcessControl:
                     fresh_taken.update(_announced(v1, v2))
                 case Closed(reason):
                     closed = reason
+                case Member():
+                    members.append(change)
                 case _:
                     raise ValueError(f"not part of a whole state: {change!r}")
         gone = fresh_taken - tracker.taken_down.hashes
@@ -108,6 +116,8 @@ class InProcessControl:
         taken.intersection_update(fresh_taken)
         taken.update(fresh_taken)
         tracker.closed = closed
+        if tracker.members is not None:
+            tracker.members.replace(members)
         for key in sorted(gone):
             self._forget(key)
 

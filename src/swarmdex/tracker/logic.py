@@ -16,6 +16,7 @@ from swarmdex.peerstore.base import PeerStore, StoreFull, StoreRefused
 from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.hooks import Allowlist, TakenDown
+from swarmdex.tracker.members import Members
 
 UNREGISTERED = "unregistered torrent: this tracker serves only torrents listed on its site"
 FULL = StoreFull.reason
@@ -54,6 +55,7 @@ class Tracker:
         clock: Callable[[], float] = time.time,
         rand: random.Random | None = None,
         taken_down: TakenDown | None = None,
+        members: Members | None = None,
     ) -> None:
         self.store = store
         self.allowlist = allowlist
@@ -64,6 +66,9 @@ class Tracker:
         self.counters = Counters()
         self._random = (rand or random.Random()).random
         self._taken = self.taken_down.hashes  # the set itself: one lookup per announce
+        # Private mode: only members announce and scrape, each with their passkey. None in
+        # the public modes, which cost nothing for it.
+        self.members = members
         # While set, every announce and scrape is refused with it as the `failure reason`
         # (the site's closed mode: swarmdex.sitemode.services.closed_reason).
         self.closed: str | None = None
@@ -79,6 +84,12 @@ class Tracker:
         if self.closed is not None:
             self.counters.refused += 1
             raise ProtocolError(self.closed)
+        if self.members is not None:
+            try:
+                self.members.resolve(req.passkey, self.clock())
+            except ProtocolError:
+                self.counters.refused += 1
+                raise
         if req.info_hash in self._taken:
             self.counters.refused += 1
             raise ProtocolError(TAKEN_DOWN)
@@ -117,12 +128,19 @@ class Tracker:
             reply.peers6,
         )
 
-    async def scrape(self, info_hashes: list[bytes]) -> list[SwarmCounts]:
+    async def scrape(self, info_hashes: list[bytes], passkey: str | None = None) -> list[SwarmCounts]:
         """Counts for each hash, in order; hashes the tracker does not serve read as zeros.
-        Raises ProtocolError while the gate refuses."""
+        Raises ProtocolError while the gate refuses, and in private mode for a passkey that
+        is not a member's."""
         if self.closed is not None:
             self.counters.refused += 1
             raise ProtocolError(self.closed)
+        if self.members is not None:
+            try:
+                self.members.resolve(passkey, self.clock())
+            except ProtocolError:
+                self.counters.refused += 1
+                raise
         self.counters.scrapes += 1
         resolve = self.allowlist.resolve
         taken_down = self._taken

@@ -1,0 +1,1 @@
+"""Private community mode: members-only site, invites, passkeys (`tracker_mode = "private"`)."""
