@@ -5,7 +5,7 @@
     .venv/bin/python -m tests.fuzz.run --new /tmp/finds udp         # keep what it found new
     .venv/bin/python -m tests.fuzz.run udp crash-1234abcd           # replay one input
 
-Targets: bencode, metainfo, magnet, udp, http (see targets.py). The kept corpus in
+Targets: bencode, metainfo, magnet, udp, http, passkey (see targets.py). The kept corpus in
 corpus/TARGET/ is read and left unchanged; the inputs libFuzzer finds interesting go to a
 temporary directory, or to --new. A contract violation, an uncaught exception or an input
 that takes longer than --timeout seconds stops the run with a non-zero status and writes the

@@ -93,12 +93,21 @@ def http_seeds() -> Iterator[bytes]:
     yield b"info_hash=%zz&peer_id=&port=-1&numwant=-1&ip=fe80::1%25eth0&&="
 
 
+def passkey_seeds() -> Iterator[bytes]:
+    key = b"0123456789abcdef0123456789abcdef"
+    yield b"/announce/" + key
+    yield b"/scrape/" + key + b"?" + http.scrape_query([V1]).encode()
+    yield b"/announce/" + key + b"/extra?passkey=" + key
+    yield b"/announce"
+
+
 SEEDS = {
     "bencode": bencode_seeds,
     "metainfo": metainfo_seeds,
     "magnet": magnet_seeds,
     "udp": udp_seeds,
     "http": http_seeds,
+    "passkey": passkey_seeds,
 }
 
 

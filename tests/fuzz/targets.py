@@ -25,14 +25,15 @@ from pathlib import Path
 from swarmdex.bittorrent import bencode
 from swarmdex.bittorrent.magnet import MagnetError, make_magnet, parse_magnet
 from swarmdex.bittorrent.metainfo import MetainfoError, parse_torrent
-from swarmdex.protocol import http, udp
+from swarmdex.protocol import http, passkey, udp
 from swarmdex.protocol.errors import ProtocolError
 
 CORPUS = Path(__file__).parent / "corpus"
 
 # Inputs past these sizes are cut: larger ones only slow the fuzzer down without reaching
 # new code (the real limits, such as upload_max_bytes, are enforced before the parsers).
-MAX_LEN = {"bencode": 4096, "metainfo": 16384, "magnet": 2048, "udp": 2048, "http": 2048}
+MAX_LEN = {"bencode": 4096, "metainfo": 16384, "magnet": 2048, "udp": 2048, "http": 2048,
+           "passkey": 512}
 
 
 def fuzz_bencode(data: bytes) -> None:
@@ -114,6 +115,7 @@ def fuzz_udp(data: bytes) -> None:
                                          request.request, request.url_data)
             again = udp.parse_request(packet)
             assert again == request, (again, request)
+            fuzz_passkey(request.url_data)  # the server reads its passkey from there
     with contextlib.suppress(ProtocolError):
         udp.parse_reply(data)
 
@@ -135,10 +137,25 @@ def fuzz_http(data: bytes) -> None:
     assert http.parse_scrape(http.scrape_query(scrape.info_hashes).encode()) == scrape
 
 
+def fuzz_passkey(data: bytes) -> None:
+    """Tracker paths (HTTP paths, BEP 41 URL data): no passkey, or 1 to 64 ASCII letters
+    and digits making the whole path's one segment after `/announce/` or `/scrape/`, which
+    the log's redaction hides whole."""
+    key = passkey.passkey_in_path(data)
+    if key is None:
+        return
+    assert 0 < len(key) <= passkey.MAX_PASSKEY and key.isascii() and key.isalnum(), key
+    path = data.partition(b"?")[0].decode("ascii")
+    prefix = path[: -len(key)]
+    assert prefix in ("/announce/", "/scrape/") and path == prefix + key, (path, key)
+    assert passkey.redact_passkey(path) == prefix + "[passkey]"
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "bencode": fuzz_bencode,
     "metainfo": fuzz_metainfo,
     "magnet": fuzz_magnet,
     "udp": fuzz_udp,
     "http": fuzz_http,
+    "passkey": fuzz_passkey,
 }

@@ -1,8 +1,10 @@
 """The optional access log: one file a day, DATA_DIR/logs/access-YYYY-MM-DD.log (UTC).
 
 A line is `ISO-TIME TRUNCATED-ADDRESS METHOD PATH STATUS`: the path without its query string
-(search words stay out of it), the address truncated (`addresses.truncate_ip`) before it is
-formatted. Written only when the `access_log` setting is on.
+(search words stay out of it) and without the passkey a tracker path may carry (tracker
+requests are not logged, but a path that only decodes to one reaches the site), the address
+truncated (`addresses.truncate_ip`) before it is formatted. Written only when the
+`access_log` setting is on.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from swarmdex.privacy.addresses import truncate_ip
+from swarmdex.protocol.passkey import redact_passkey
 
 __all__ = ["LOG_DIR", "AccessLog", "file_day", "log_dir"]
 
@@ -48,6 +51,7 @@ class AccessLog:
         now = now or dt.datetime.now(dt.UTC)
         self.directory.mkdir(parents=True, exist_ok=True)
         line = (f"{now.isoformat(timespec='seconds')} {truncate_ip(address)} "
-                f"{_UNSAFE.sub('_', method)[:16]} {_UNSAFE.sub('_', path)[:512]} {status}\n")
+                f"{_UNSAFE.sub('_', method)[:16]} {_UNSAFE.sub('_', redact_passkey(path))[:512]} "
+                f"{status}\n")
         with (self.directory / f"access-{now.date().isoformat()}.log").open("a", encoding="utf-8") as f:
             f.write(line)

@@ -118,7 +118,8 @@ def with_tracker(app: ASGIApp, server: HttpTrackerServer) -> ASGIApp:
     """`app`, except that `/announce` and `/scrape` are answered by the tracker."""
 
     async def asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        kind = endpoint(_path_bytes(scope)) if scope["type"] == "http" else 0
+        path = _path_bytes(scope) if scope["type"] == "http" else b""
+        kind = endpoint(path)
         if not kind:
             await app(scope, receive, send)
             return
@@ -128,7 +129,7 @@ def with_tracker(app: ASGIApp, server: HttpTrackerServer) -> ASGIApp:
         forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for") or None
         client = scope.get("client")
         peer = normalize(_pack(client[0])) if client else b"\0\0\0\0"
-        body = await server.respond(kind, scope["query_string"], peer, forwarded)
+        body = await server.respond(kind, path, scope["query_string"], peer, forwarded)
         await _plain(send, 200, body, [], head=scope["method"] == "HEAD")
 
     return asgi

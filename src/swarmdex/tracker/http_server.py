@@ -31,6 +31,7 @@ import httptools
 
 from swarmdex.protocol import http as wire
 from swarmdex.protocol.errors import ProtocolError
+from swarmdex.protocol.passkey import passkey_in_path
 from swarmdex.proxies import TrustedProxies, normalize
 from swarmdex.tracker.connlimits import ConnectionCounts, HandedProtocol, HttpLimits
 from swarmdex.tracker.eager import Suspended
@@ -70,7 +71,9 @@ ANNOUNCE, SCRAPE = 1, 2
 
 
 def endpoint(path: bytes) -> int:
-    """ANNOUNCE, SCRAPE or 0 for a request path. `/announce/...` leaves room for passkeys."""
+    """ANNOUNCE, SCRAPE or 0 for a request path. `/announce/...` and `/scrape/...` are the
+    paths with a passkey (`swarmdex.protocol.passkey`); any of them is the tracker's, which
+    answers one without a valid passkey with a `failure reason` in private mode."""
     if path == b"/announce" or path.startswith(b"/announce/"):
         return ANNOUNCE
     if path == b"/scrape" or path.startswith(b"/scrape/"):
@@ -130,13 +133,17 @@ class HttpTrackerServer:
         return bound[0], bound[1]
 
     async def respond(
-        self, kind: int, query: bytes, peer_ip: bytes, forwarded: bytes | None
+        self, kind: int, path: bytes, query: bytes, peer_ip: bytes, forwarded: bytes | None
     ) -> bytes:
-        """The bencoded answer to an announce or scrape query. The client's mistakes become a
-        `failure reason`; so do our own faults, logged and worded generically."""
+        """The bencoded answer to an announce or scrape request (`path` as sent, for its
+        passkey; `query` after the `?`). The client's mistakes become a `failure reason`; so
+        do our own faults, logged and worded generically."""
         try:
             if kind == ANNOUNCE:
                 request = wire.parse_announce(query)
+                # Public trackers' clients announce to the bare path: it costs one comparison.
+                if path != b"/announce":
+                    request.passkey = passkey_in_path(path)
                 ip = peer_ip
                 if self.proxies and self.proxies.trusts(ip):
                     ip = self.proxies.client_address(ip, forwarded)
@@ -146,7 +153,9 @@ class HttpTrackerServer:
                     request, ip, max_peers=self.tracker.policy.numwant_max, other_family=True)
                 return wire.encode_announce(resp) if request.compact else wire.encode_announce_dict(resp)
             scrape = wire.parse_scrape(query)
-            return wire.encode_scrape(scrape.info_hashes, await self.tracker.scrape(scrape.info_hashes))
+            passkey = None if path == b"/scrape" else passkey_in_path(path)
+            counts = await self.tracker.scrape(scrape.info_hashes, passkey)
+            return wire.encode_scrape(scrape.info_hashes, counts)
         except ProtocolError as exc:
             return wire.encode_failure(exc.message)
         except Exception as exc:  # our fault, not the client's: say little, log it
@@ -424,7 +433,7 @@ class _Connection(asyncio.Protocol):
         if method not in (b"GET", b"HEAD"):
             self._reply(405, _PLAIN, b"use GET\n", keep_alive=keep_alive, extra=b"Allow: GET, HEAD\r\n")
             return
-        coro = server.respond(kind, query, self.peer_ip, forwarded)
+        coro = server.respond(kind, path, query, self.peer_ip, forwarded)
         try:
             pending = coro.send(None)
         except StopIteration as done:

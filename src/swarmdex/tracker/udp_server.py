@@ -20,6 +20,7 @@ from swarmdex.protocol import udp
 from swarmdex.protocol.announce import AnnounceResponse
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.protocol.errors import ProtocolError
+from swarmdex.protocol.passkey import passkey_in_path
 from swarmdex.tracker.eager import Suspended
 from swarmdex.tracker.logic import Tracker
 
@@ -32,6 +33,8 @@ RCVBUF = 4 << 20
 MAX_PEERS_V4 = 242
 MAX_PEERS_V6 = 79
 _ANNOUNCE_ACTION = udp.ANNOUNCE.to_bytes(4, "big")
+# The URL data of `udp://HOST:PORT/announce`, sent with every announce by libtorrent clients.
+_BARE_PATH = b"/announce"
 BAD_CONNECTION_ID = "connection id expired or invalid, connect again"
 
 
@@ -133,6 +136,11 @@ class UdpTrackerServer:
             if not self.cids.check(request.connection_id, ip, now):
                 self._reject(sock, addr, data, BAD_CONNECTION_ID)
                 return
+            url_data = request.url_data
+            # Private mode's passkey travels in the URL data (BEP 41). Public trackers' clients
+            # send none or the bare path: one comparison each, no parsing.
+            if url_data and url_data != _BARE_PATH:
+                request.request.passkey = passkey_in_path(url_data)
             coro = self.tracker.announce(
                 request.request,
                 ip,
@@ -153,12 +161,16 @@ class UdpTrackerServer:
             if not self.cids.check(request.connection_id, ip, now):
                 self._reject(sock, addr, data, BAD_CONNECTION_ID)
                 return
-            scrape = self.tracker.scrape(request.info_hashes)
+            # BEP 41 gives URL data to announces only: a UDP scrape has no path, so no passkey,
+            # and in private mode the tracker refuses it like any scrape without one. The
+            # client still gets a BEP 15 error (action 3) with the tracker's words rather than
+            # silence, so it stops waiting at once; its announces still report seeders and leechers.
+            scrape = self.tracker.scrape(request.info_hashes, None)
             try:
                 pending = scrape.send(None)
             except StopIteration as done:
                 self._send(sock, addr, udp.encode_scrape(request.transaction_id, done.value))
-            except ProtocolError as exc:  # refused (the site is closed)
+            except ProtocolError as exc:  # refused (the site is closed, private mode)
                 self._error(sock, addr, data, exc.message)
             else:
                 self._later(scrape, pending, sock, addr, data, request.transaction_id, None)

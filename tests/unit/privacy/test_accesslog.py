@@ -23,6 +23,16 @@ def test_lines_carry_truncated_addresses_and_no_query(tmp_path: Path) -> None:
     assert "203.0.113.0" in second and "203.0.113.9" not in second
 
 
+def test_passkeys_in_paths_are_never_written(tmp_path: Path) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    log = AccessLog(tmp_path)
+    log.write("198.51.100.77", "GET", f"/announce/{key}", 200, now=NOON)
+    log.write("198.51.100.77", "GET", f"/scrape/{key}/more", 404, now=NOON)
+    lines = (log_dir(tmp_path) / "access-2030-01-10.log").read_text().splitlines()
+    assert lines == ["2030-01-10T12:00:00+00:00 198.51.100.0 GET /announce/[passkey] 200",
+                     "2030-01-10T12:00:00+00:00 198.51.100.0 GET /scrape/[passkey] 404"]
+
+
 def test_file_day() -> None:
     assert file_day(Path("access-2030-01-10.log")) == dt.date(2030, 1, 10)
     for other in ("access-2030-13-10.log", "notes.txt", "access-2030-01-10.log.gz"):
