@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from swarmdex.db.engine import database_url
 from tests.support import databases
 from tests.support.postgres_server import postgres_server
 
@@ -44,3 +46,10 @@ def _on(request: pytest.FixtureRequest, *, migrated: bool) -> Iterator[str]:
     finally:
         databases.use(None)
         pg.drop_sync(url)
+
+
+@pytest.fixture
+def backend_url(tmp_path: Path, database_backend: str) -> str:
+    """The URL of the test's database, once per backend: SQLite in tmp_path, or PostgreSQL
+    (a database of the test's own, migrated)."""
+    return database_url(tmp_path, databases.configured_url())

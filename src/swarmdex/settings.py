@@ -220,6 +220,23 @@ class Settings(BaseSettings):
         "past it, only addresses with no recent failure on it may try (its owner still logs in).",
     )
 
+    # -- invites, in private mode (private/invites.py) --
+    invites_per_member: int = Field(
+        2, ge=0, le=1000, description="Invites an ordinary member may have out at once: codes "
+        "open (unused, unexpired, unrevoked) plus codes used in the last 30 days. 0: members "
+        "cannot invite.",
+    )
+    invites_per_trusted: int = Field(
+        5, ge=0, le=1000, description="As invites_per_member, for trusted uploaders.",
+    )
+    invites_per_moderator: int = Field(
+        10, ge=0, le=1000, description="As invites_per_member, for moderators; they may go "
+        "past it (every code staff make is in the audit log). Admins have no quota.",
+    )
+    invite_lifetime_days: int = Field(
+        14, ge=1, le=365, description="Days an invite code can be used after it is made.",
+    )
+
     @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:

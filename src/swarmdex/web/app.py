@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -18,6 +19,7 @@ from swarmdex.web.accesslog import AccessLogWriter
 from swarmdex.web.allow import AllowedMethods
 from swarmdex.web.api import docs as api_docs
 from swarmdex.web.api import donations as donation_api
+from swarmdex.web.api import invites as invite_api
 from swarmdex.web.api import search as search_api
 from swarmdex.web.api import torrents as torrent_api
 from swarmdex.web.api import users as user_api
@@ -28,6 +30,7 @@ from swarmdex.web.context import SiteContext
 from swarmdex.web.negotiation import JsonTwins
 from swarmdex.web.pages import accounts, admin, audit, bans, browse, comments, feeds, home
 from swarmdex.web.pages import donations as donation_pages
+from swarmdex.web.pages import invites as invite_pages
 from swarmdex.web.pages import moderation as moderation_pages
 from swarmdex.web.pages import news as news_pages
 from swarmdex.web.pages import privacy as privacy_pages
@@ -86,6 +89,8 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(takedown_pages.router)
     app.include_router(user_api.router)
     app.include_router(privacy_pages.router)
+    app.include_router(invite_pages.router)  # private mode; 404 elsewhere
+    app.include_router(invite_api.router)
     if ctx.settings.access_log:  # off by default: then no request is recorded anywhere
         app.add_middleware(AccessLogWriter, ctx=ctx)
     app.add_middleware(BodyLimit, ctx=ctx)  # outermost: no body is read past its limit
@@ -133,7 +138,10 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": exc.errors()}, status_code=422)
+            # The errors echo what was sent: a body that is not JSON is echoed as bytes.
+            errors = jsonable_encoder(exc.errors(), custom_encoder={
+                bytes: lambda raw: raw.decode("utf-8", "replace")})
+            return JSONResponse({"detail": errors}, status_code=422)
         return render(request, "error.html", status_code=400, status=400,
                       message="Some of what was sent is missing or malformed.")
 

@@ -25,6 +25,9 @@ STAYS_OPEN: Final = {
     "/login", "/logout", "/account/password", "/account/sessions/{login_session}/revoke",
     "/account/sessions/revoke-others", "/account/tokens", "/account/tokens/{token_id}/revoke",
     "/account/profile", "/account/delete",
+    # Revoking an invite code takes a way in away (private mode; making one is registration).
+    "/account/invites/{invite_id}/revoke", "/moderation/invites/{invite_id}/revoke",
+    "/api/v1/invites/{invite_id}",
     # Taking things down: removing is what read-only mode is often for.
     "/t/{info_hash}/delete", "/comments/{comment_id}/delete",
     "/news/comments/{comment_id}/delete",

@@ -34,6 +34,7 @@ from swarmdex.accounts.services import (
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import User, fold_name
 from swarmdex.moderation.bans import active_ban
+from swarmdex.private import invites
 from swarmdex.sitecfg.services import registration_open
 from swarmdex.takedowns import services as takedowns
 from swarmdex.web.auth import (
@@ -79,10 +80,11 @@ def _go(path: str) -> RedirectResponse:
 
 
 @router.get("/register", response_class=HTMLResponse, dependencies=[writes("Registration")])
-async def register_form(request: Request, ctx: Ctx, viewer: Viewer, next: str = "/") -> Response:
+async def register_form(request: Request, ctx: Ctx, viewer: Viewer, next: str = "/",
+                        invite: str = "") -> Response:
     if viewer is not None:
         return _go(safe_next(next))
-    return await _register_page(request, ctx, next=next)
+    return await _register_page(request, ctx, next=next, invite=invite[:200])
 
 
 async def _register_page(request: Request, ctx: SiteContext, status_code: int = 200,
@@ -92,9 +94,10 @@ async def _register_page(request: Request, ctx: SiteContext, status_code: int = 
         status_code = 403
     values.setdefault("errors", {})
     values.setdefault("name", "")
+    values.setdefault("invite", "")
     values["next"] = safe_next(values.get("next"))
     return render(request, "accounts/register.html", status_code=status_code, closed=closed,
-                  **values)
+                  invite_only=ctx.settings.private, **values)
 
 
 @router.post("/register",
@@ -106,6 +109,7 @@ async def register(
     password: FormText = "",
     password2: FormText = "",
     next: FormText = "/",
+    invite: FormText = "",
 ) -> Response:
     if not await registration_open(ctx):  # the page says so, with a 403
         return await _register_page(request, ctx)
@@ -113,16 +117,26 @@ async def register(
         return too_many_attempts(request, wait)
     name = name.strip()
     errors = _registration_errors(name, password, password2)
+    if ctx.settings.private:  # by invitation only; `invites.join` decides, this only reads
+        async with ctx.db() as session:
+            if not await invites.usable(session, invite):
+                errors["invite"] = invites.NOT_USABLE
     if not errors:
         try:
             async with ctx.db() as session, session.begin():  # not `transaction`: see services
-                user = await create_user(session, name, password)
+                if ctx.settings.private:  # the account and the code's use, or neither
+                    user = await invites.join(session, invite, name, password)
+                else:
+                    user = await create_user(session, name, password)
                 await end_session(session, request.cookies.get(SESSION_COOKIE))
                 cookie = await start_session(session, user, SESSION_LIFETIME)
         except AccountError as exc:  # the name was taken meanwhile
             errors[exc.field or "name"] = exc.message
+        except invites.InviteError as exc:  # the code was used meanwhile
+            errors["invite"] = exc.message
     if errors:
-        return await _register_page(request, ctx, 400, errors=errors, name=name, next=next)
+        return await _register_page(request, ctx, 400, errors=errors, name=name, next=next,
+                                    invite=invite[:200])
     response = _go(safe_next(next))
     set_session_cookie(response, ctx, cookie)
     return response
@@ -229,6 +243,7 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
         tokens=tokens,
         taken_down=taken_down,
         lifetime_days=SESSION_LIFETIME.days,
+        invite_only=ctx.settings.private,  # links to the member's invites
         **values,
     )
 
