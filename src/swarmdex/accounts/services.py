@@ -39,6 +39,7 @@ from swarmdex.accounts.passwords import (
     waste_a_verify,
 )
 from swarmdex.db.models import ApiToken, LoginSession, Role, User, fold_name, secret_digest, utcnow
+from swarmdex.private import passkeys
 
 __all__ = [
     "MAX_SESSIONS_PER_USER",
@@ -233,6 +234,7 @@ async def disable_user(session: AsyncSession, user: User) -> None:
     await session.execute(update(User).where(User.id == user.id).values(disabled_at=now))
     await session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     user.disabled_at = now
+    await passkeys.tell_member(session, user.id)  # and its passkey, on every tracker node
 
 
 # Login sessions

@@ -38,6 +38,7 @@ from swarmdex.moderation.services import (
     check_acting_staff,
     clean_text,
 )
+from swarmdex.private import passkeys
 
 __all__ = [
     "REASON_MAX_CHARS",
@@ -122,6 +123,7 @@ async def ban_user(
     ban = UserBan(user_id=user.id, reason=text, created_at=now, ends_at=until, banned_by_id=by.id)
     session.add(ban)
     await session.flush()
+    await passkeys.tell_member(session, user.id)  # private mode: announces refused too
     await audit.record(session, by, "user.ban", "user", user.id,
                        before=_shown(current) if current is not None else None,
                        after=_shown(ban) | {"name": user.name})
@@ -143,6 +145,7 @@ async def lift_ban(session: AsyncSession, user: User, *, by: User, note: str = "
         .where(UserBan.user_id == user.id, UserBan.lifted_at.is_(None))
         .values(lifted_at=now)
     )
+    await passkeys.tell_member(session, user.id)
     await audit.record(session, by, "user.unban", "user", user.id,
                        before=_shown(ban) | {"name": user.name}, note=note)
     return ban

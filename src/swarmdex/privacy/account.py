@@ -14,6 +14,7 @@ from swarmdex.audit import services as audit
 from swarmdex.comments.models import Comment
 from swarmdex.db.models import ApiToken, LoginSession, Torrent, User
 from swarmdex.news.models import NewsComment
+from swarmdex.private import passkeys
 from swarmdex.torrents import services as torrents
 
 __all__ = ["EXPORT_FORMAT", "delete_account", "export"]
@@ -110,4 +111,5 @@ async def delete_account(session: AsyncSession, user: User, password: str, *,
     await audit.record(session, None, "account.delete", "user", user.id,
                        after={"torrents": "deleted" if delete_torrents else "anonymous"})
     await session.execute(delete(User).where(User.id == user.id))
+    await passkeys.tell_member(session, user.id)  # its passkey stops working with it
     return withdrawn

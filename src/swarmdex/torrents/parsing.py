@@ -106,6 +106,8 @@ class ParsedTorrent:
     """Their sizes, an array('q') in machine order."""
     file_tokens: str
     """The search index's text for the files (`search_index.index_torrent`'s file_tokens)."""
+    private: bool = False
+    """`private` in the info dictionary (BEP 27): clients use only the trackers."""
 
     @property
     def file_count(self) -> int:
@@ -179,6 +181,7 @@ def parse_upload(data: bytes, limits: ParseLimits) -> ParsedTorrent:
         paths=_SEPARATOR.join(path for path, _ in rows),
         sizes=array("q", (size for _, size in rows)).tobytes(),
         file_tokens=paths_token_text(path for path, _ in rows[:MAX_INDEXED_FILES]),
+        private=meta.is_private,
     )
 
 

@@ -63,6 +63,8 @@ from swarmdex.tracker.control import Listed, Withdrawn, tell
 
 __all__ = [
     "DEFAULT_CATEGORIES",
+    "NOT_PRIVATE",
+    "OnlyTrackers",
     "UploadError",
     "UploadTooLarge",
     "can_delete",
@@ -96,6 +98,12 @@ DEFAULT_CATEGORIES: Final = (
 _HASH_RE: Final = re.compile(r"[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}")
 _SWARM_KEY_LENGTH: Final = 20
 _V2_LENGTH: Final = 32
+# Private mode refuses torrents that clients may share outside the tracker (BEP 27).
+NOT_PRIVATE: Final = (
+    "This site is private: upload a private torrent. Make it again with the private flag "
+    "set (mktorrent -p, transmission-create --private, qBittorrent's \"Private torrent\" "
+    "box), then download it back from here to seed it with your own passkey."
+)
 # File rows per INSERT: each costs the event loop ~1 ms of parameter processing.
 FILE_ROWS_PER_INSERT: Final = 500
 
@@ -139,6 +147,7 @@ async def upload(
     max_size: int,
     limits: ParseLimits | None = None,
     repeat_infringer_notices: int = 0,
+    private_only: bool = False,
 ) -> Torrent:
     """Put a .torrent on the site; raise `UploadError` saying what is wrong otherwise.
 
@@ -149,7 +158,9 @@ async def upload(
 
     Refused: a torrent taken down following a legal notice (even once its row is gone), a
     torrent a moderator hid, and any upload by someone with `repeat_infringer_notices`
-    standing takedowns (0: no limit).
+    standing takedowns (0: no limit). With `private_only` (private mode), a torrent whose
+    info dictionary lacks `private=1`: the site never rewrites the info dictionary, since
+    that would change the torrent's hashes.
 
     The file is read in the parse worker's child process under `limits` (default: the
     settings' defaults with `max_size`), never on the event loop; its file rows go in
@@ -163,6 +174,8 @@ async def upload(
                 f"upheld, and this site withdraws upload rights after {repeat_infringer_notices}."
             )
     meta = await parsing.worker().parse(data, limits or parsing.default_limits(max_size))
+    if private_only and not meta.private:
+        raise UploadError(NOT_PRIVATE)
     removed = await takedowns.taken_down(session, meta.info_hash_v1, meta.info_hash_v2)
     if removed is not None:
         raise UploadError(
@@ -394,11 +407,19 @@ async def delete(session: AsyncSession, torrent: Torrent, *, by: User | None = N
 # --------------------------------------------------------------------------- download
 
 
+class OnlyTrackers(tuple[str, ...]):
+    """Announce URLs that stand alone: the torrent's own trackers are left out. Private mode
+    hands these out (a member's URLs with their passkey), since a private torrent must be
+    announced to this site's tracker only."""
+
+
 def tracker_tiers(torrent: Torrent, announce_urls: Sequence[str]) -> list[list[str]]:
-    """The site's trackers as the first tier, then the uploaded tiers; each URL once."""
+    """The site's trackers as the first tier, then the uploaded tiers (unless the site's
+    are `OnlyTrackers`); each URL once."""
     seen: set[str] = set()
     tiers: list[list[str]] = []
-    for tier in (announce_urls, *torrent.original_trackers):
+    others = () if isinstance(announce_urls, OnlyTrackers) else torrent.original_trackers
+    for tier in (announce_urls, *others):
         kept = [url for url in dict.fromkeys(tier) if url not in seen]
         seen.update(kept)
         if kept:

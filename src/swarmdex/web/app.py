@@ -37,6 +37,7 @@ from swarmdex.web.pages import privacy as privacy_pages
 from swarmdex.web.pages import profiles as profile_pages
 from swarmdex.web.pages import takedowns as takedown_pages
 from swarmdex.web.pages import torrents as torrent_pages
+from swarmdex.web.private import members_only
 from swarmdex.web.security import SecurityHeaders
 from swarmdex.web.sitemode import ReadOnly, SiteModeGate, refuse_read_only
 from swarmdex.web.templates import render
@@ -52,8 +53,9 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
         docs_url=None,  # served by swarmdex.web.api.docs, with no third-party script
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
-        # Every page knows who is looking (request.state.viewer), for the header and forms.
-        dependencies=[Depends(load_viewer)],
+        # Every page knows who is looking (request.state.viewer), for the header and forms;
+        # in private mode only members get further (swarmdex.web.private).
+        dependencies=[Depends(load_viewer), Depends(members_only)],
         exception_handlers={LoginRequired: login_redirect, Banned: refuse_banned,
                             NetworkBanned: refuse_banned, ReadOnly: refuse_read_only},
     )

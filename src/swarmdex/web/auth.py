@@ -52,7 +52,7 @@ __all__ = [
 SESSION_COOKIE: Final = "sdx_session"
 # Fixed from login, not extended by use (see accounts.services): log in again monthly.
 SESSION_LIFETIME: Final = timedelta(days=30)
-_REALM: Final = 'Bearer realm="swarmdex"'
+BEARER_REALM: Final = 'Bearer realm="swarmdex"'
 
 
 class LoginRequired(Exception):
@@ -129,7 +129,7 @@ async def api_user(
             401,
             "This needs an API token: send 'Authorization: Bearer <token>'. "
             "Create one on your account page.",
-            headers={"WWW-Authenticate": _REALM},
+            headers={"WWW-Authenticate": BEARER_REALM},
         )
     async with ctx.db() as session:
         user = await token_user(session, token)
@@ -139,7 +139,7 @@ async def api_user(
         raise HTTPException(
             401,
             "This API token is not valid: it was revoked, mistyped, or its account is disabled.",
-            headers={"WWW-Authenticate": f'{_REALM}, error="invalid_token"'},
+            headers={"WWW-Authenticate": f'{BEARER_REALM}, error="invalid_token"'},
         )
     if ban is not None:  # the token works again once the ban ends
         raise HTTPException(403, f"This account is banned {_until(ban)}. Reason: {ban.reason}")
@@ -170,7 +170,7 @@ async def login_redirect(request: Request, exc: Exception) -> Response:
     next_path = exc.next_path if isinstance(exc, LoginRequired) else "/"
     if request.url.path.startswith("/api/"):
         return JSONResponse({"detail": "Not logged in."}, status_code=401,
-                            headers={"WWW-Authenticate": _REALM})
+                            headers={"WWW-Authenticate": BEARER_REALM})
     target = "/login" if next_path == "/" else f"/login?next={quote(next_path, safe='/')}"
     return RedirectResponse(target, status_code=303)
 

@@ -33,6 +33,7 @@ from swarmdex.tracker.control import attach
 from swarmdex.tracker.hooks import OpenTracker
 from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker
+from swarmdex.tracker.members import Members
 from swarmdex.web.app import create_app
 from swarmdex.web.auth import SESSION_COOKIE, SESSION_LIFETIME
 from swarmdex.web.context import SiteContext
@@ -112,7 +113,8 @@ async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     (e.g. registration="closed")."""
     engine = create_engine(database_url(tmp_path, configured_url()))
     store = MemoryPeerStore()
-    tracker = Tracker(store, OpenTracker())
+    private = settings.get("tracker_mode") == "private"
+    tracker = Tracker(store, OpenTracker(), members=Members() if private else None)
     control = InProcessControl(tracker, None)
     try:
         await migrate(engine)

@@ -28,6 +28,8 @@ STAYS_OPEN: Final = {
     # Revoking an invite code takes a way in away (private mode; making one is registration).
     "/account/invites/{invite_id}/revoke", "/moderation/invites/{invite_id}/revoke",
     "/api/v1/invites/{invite_id}",
+    # A new passkey (private mode): a leaked one must be stoppable whatever the site's mode.
+    "/account/passkey/reset",
     # Taking things down: removing is what read-only mode is often for.
     "/t/{info_hash}/delete", "/comments/{comment_id}/delete",
     "/news/comments/{comment_id}/delete",

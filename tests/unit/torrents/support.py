@@ -28,6 +28,7 @@ from swarmdex.tracker.control import attach
 from swarmdex.tracker.hooks import ListedTorrents
 from swarmdex.tracker.inprocess import InProcessControl
 from swarmdex.tracker.logic import Tracker
+from swarmdex.tracker.members import Members
 from swarmdex.web.app import create_app
 from swarmdex.web.auth import SESSION_COOKIE
 from swarmdex.web.context import SiteContext
@@ -123,7 +124,7 @@ async def count_rows(sessions: async_sessionmaker[AsyncSession]) -> dict[str, in
 
 @dataclass
 class Site:
-    """The real app on a real database, with a listed-mode tracker in memory."""
+    """The real app on a real database, with a listed-mode (or private) tracker in memory."""
 
     ctx: SiteContext
     client: httpx.AsyncClient
@@ -157,11 +158,13 @@ class Site:
 async def running_site(tmp_path: Path, **settings: Any) -> AsyncIterator[Site]:
     async with database(tmp_path) as sessions:
         listed = ListedTorrents()
-        tracker = Tracker(MemoryPeerStore(keep_dormant=True), listed)
+        chosen = Settings(data_dir=tmp_path, **({"tracker_mode": "listed"} | settings))
+        tracker = Tracker(MemoryPeerStore(keep_dormant=True), listed,
+                          members=Members() if chosen.private else None)
         control = InProcessControl(tracker, listed)
         attach(sessions, control)
         ctx = SiteContext(
-            settings=Settings(data_dir=tmp_path, tracker_mode="listed", **settings),
+            settings=chosen,
             db=sessions,
             tracker=control,
             secret=bytes(32),

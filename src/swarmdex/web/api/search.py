@@ -6,10 +6,11 @@ Both answer `{"results": [...]}` with the same fields per torrent (those of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from swarmdex.db.models import Torrent
@@ -22,6 +23,7 @@ from swarmdex.web.api import PREFIX, error_responses
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.browse import Swarms, category_by_slug, find_named, tag_by_name
 from swarmdex.web.pages.torrents import download_path, torrent_path
+from swarmdex.web.private import announce_urls
 
 router = APIRouter(prefix=PREFIX, tags=["search"])
 
@@ -69,7 +71,9 @@ class TorrentListOut(BaseModel):
     previous: str | None = Field(description="Pass as `before` for the page before.")
 
 
-def summary(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> TorrentSummary:
+def summary(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts,
+            urls: Sequence[str]) -> TorrentSummary:
+    """`urls`: the announce URLs for the magnet (`swarmdex.web.private.announce_urls`)."""
     """`torrent` (category and uploader loaded) as the API lists it."""
     base = ctx.base_url.rstrip("/")
     anonymous = torrent.anonymous or torrent.uploader is None
@@ -90,7 +94,7 @@ def summary(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> TorrentS
         created_at=torrent.created_at,
         url=base + torrent_path(torrent),
         download_url=base + download_path(torrent),
-        magnet=torrents.magnet(torrent, ctx.announce_urls),
+        magnet=torrents.magnet(torrent, urls),
     )
 
 
@@ -103,6 +107,7 @@ _SIZE_HELP: Final = "Bytes, or with a binary unit: 700M, 4.5G, 1.5 GiB. Empty: n
 
 @router.get("/search", response_model=SearchOut, summary="Search torrents")
 async def search(
+    request: Request,
     ctx: Ctx,
     swarms: Swarms,
     q: Annotated[str, Query(max_length=1000, description=(
@@ -120,14 +125,15 @@ async def search(
         named = await find_named(session, q.strip())  # category and uploader loaded
         if named is not None:
             (counts,) = await swarms.live([named])
-            return SearchOut(results=[summary(ctx, named, counts)], total=1, page=1, pages=1,
+            return SearchOut(results=[summary(ctx, named, counts, await announce_urls(ctx, request))], total=1, page=1, pages=1,
                              error=None)
         found = await search_service.search(
             session, q, in_files=in_files, category=category, page=page, per_page=per_page
         )
     counts_list = await swarms.live([r.torrent for r in found.results])
+    urls = await announce_urls(ctx, request)
     return SearchOut(
-        results=[summary(ctx, r.torrent, c) for r, c in zip(found.results, counts_list, strict=True)],
+        results=[summary(ctx, r.torrent, c, urls) for r, c in zip(found.results, counts_list, strict=True)],
         total=found.total,
         total_exact=found.exact,
         page=found.page,
@@ -143,6 +149,7 @@ async def search(
     responses=error_responses(404, 422),
 )
 async def list_torrents(
+    request: Request,
     ctx: Ctx,
     swarms: Swarms,
     sort: Sort = Sort.DATE,
@@ -178,8 +185,9 @@ async def list_torrents(
         descending = None if order is None else order == "desc"
         page = await browse(session, swarms, sort=sort, descending=descending, filters=filters,
                             after=after, before=before, per_page=per_page)
+    urls = await announce_urls(ctx, request)
     return TorrentListOut(
-        results=[summary(ctx, e.torrent, e.counts) for e in page.entries],
+        results=[summary(ctx, e.torrent, e.counts, urls) for e in page.entries],
         next=page.next,
         previous=page.previous,
     )

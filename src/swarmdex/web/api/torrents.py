@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from swarmdex.web.pages.torrents import (
     torrent_path,
     upload_status,
 )
+from swarmdex.web.private import announce_urls
 from swarmdex.web.sitemode import writes
 
 router = APIRouter(prefix=PREFIX, tags=["torrents"])
@@ -153,7 +155,7 @@ async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) 
             {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyUploads) else None
         )
         raise HTTPException(upload_status(error), error.message, headers=headers) from None
-    links = _links(ctx, torrent)
+    links = _links(ctx, torrent, await announce_urls(ctx, request))
     response.headers["Location"] = links["url"]
     return TorrentCreated(**links)
 
@@ -164,7 +166,7 @@ async def create(request: Request, response: Response, ctx: Ctx, user: ApiUser) 
     summary="One torrent",
     responses=error_responses(404, 451),
 )
-async def show(info_hash: str, ctx: Ctx) -> TorrentOut:
+async def show(request: Request, info_hash: str, ctx: Ctx) -> TorrentOut:
     """A torrent by its v1 hash, its v2 hash or its truncated v2 hash (hex)."""
     async with ctx.db() as session:
         torrent = await services.find(session, info_hash)
@@ -177,7 +179,7 @@ async def show(info_hash: str, ctx: Ctx) -> TorrentOut:
     counts = await swarm_counts(ctx, torrent)
     anonymous = torrent.anonymous or torrent.uploader is None
     return TorrentOut(
-        **_links(ctx, torrent),
+        **_links(ctx, torrent, await announce_urls(ctx, request)),
         name=torrent.name,
         title=torrent.title,
         description=torrent.description,
@@ -203,14 +205,14 @@ async def category_list(ctx: Ctx) -> list[CategoryOut]:
         return [CategoryOut(slug=c.slug, name=c.name) for c in await services.categories(session)]
 
 
-def _links(ctx: SiteContext, torrent: Torrent) -> dict[str, Any]:
+def _links(ctx: SiteContext, torrent: Torrent, urls: Sequence[str]) -> dict[str, Any]:
     return {
         "info_hash": services.info_hash(torrent),
         "info_hash_v1": torrent.info_hash_v1.hex() if torrent.info_hash_v1 else None,
         "info_hash_v2": torrent.info_hash_v2.hex() if torrent.info_hash_v2 else None,
         "url": _absolute(ctx, torrent_path(torrent)),
         "download_url": _absolute(ctx, download_path(torrent)),
-        "magnet": services.magnet(torrent, ctx.announce_urls),
+        "magnet": services.magnet(torrent, urls),
     }
 
 

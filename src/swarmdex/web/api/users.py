@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from swarmdex.profiles import services as profiles
@@ -26,6 +26,7 @@ from swarmdex.web.pages.profiles import (
     profile_path,
     uploads,
 )
+from swarmdex.web.private import announce_urls
 
 router = APIRouter(prefix=PREFIX, tags=["users"])
 
@@ -63,6 +64,7 @@ class UserOut(BaseModel):
     responses=error_responses(404),
 )
 async def show(
+    request: Request,
     name: str,
     ctx: Ctx,
     swarms: Swarms,
@@ -76,6 +78,7 @@ async def show(
         shown = await profiles.profile(session, user)
         page = await uploads(session, swarms, user, after=after, before=before, per_page=per_page)
     base = ctx.base_url.rstrip("/")
+    urls = await announce_urls(ctx, request)
     return UserOut(
         name=shown.name,
         display_name=shown.display_name,
@@ -89,7 +92,7 @@ async def show(
         url=base + profile_path(user),
         avatar_url=base + avatar_path(user),
         feed_url=base + feed_path(user),
-        uploads=[summary(ctx, e.torrent, e.counts) for e in page.entries],
+        uploads=[summary(ctx, e.torrent, e.counts, urls) for e in page.entries],
         next=page.next,
         previous=page.previous,
     )

@@ -34,7 +34,7 @@ from swarmdex.accounts.services import (
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import User, fold_name
 from swarmdex.moderation.bans import active_ban
-from swarmdex.private import invites
+from swarmdex.private import invites, passkeys
 from swarmdex.sitecfg.services import registration_open
 from swarmdex.takedowns import services as takedowns
 from swarmdex.web.auth import (
@@ -50,6 +50,7 @@ from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
 from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
+from swarmdex.web.private import announce_urls
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
 from swarmdex.web.sitemode import writes
@@ -67,6 +68,8 @@ DONE: Final = {
     "sessions": "Every other browser was logged out.",
     "token": "The token was revoked. Programs using it can no longer sign in.",
     "counter-notice": "Your counter-notice was sent. Staff will review it.",
+    "passkey": "You have a new passkey. Download your torrents again: the old ones no longer "
+               "announce.",
 }
 
 FormText = Annotated[str, Form()]
@@ -233,6 +236,8 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
         taken_down = await takedowns.for_uploader(session, user)
     current = request.cookies.get(SESSION_COOKIE)
     values.setdefault("errors", {})
+    # Private mode: the member's own announce URLs (with their passkey, made on first use).
+    values.setdefault("member_urls", await announce_urls(ctx, request) if ctx.settings.private else [])
     return render(
         request,
         "accounts/account.html",
@@ -303,6 +308,17 @@ async def revoke_others(request: Request, ctx: Ctx, user: CurrentUser) -> Respon
     async with transaction(ctx.db) as session:
         await revoke_other_sessions(session, user, request.cookies.get(SESSION_COOKIE))
     return _go("/account?done=sessions#sessions")
+
+
+@router.post("/account/passkey/reset", dependencies=CSRF)
+async def reset_passkey(ctx: Ctx, user: CurrentUser) -> Response:
+    """A new passkey (private mode); the old one is refused by every tracker node as soon
+    as the change reaches them."""
+    if not ctx.settings.private:
+        raise HTTPException(404)
+    async with transaction(ctx.db) as session:
+        await passkeys.reset_passkey(session, user)
+    return _go("/account?done=passkey#passkey")
 
 
 @router.post("/account/tokens", dependencies=CSRF)

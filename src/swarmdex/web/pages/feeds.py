@@ -33,6 +33,7 @@ from swarmdex.torrents import services as torrents
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.browse import Swarms, category_by_slug, flag, tag_by_name
 from swarmdex.web.pages.torrents import TORRENT_TYPE, download_path, torrent_path
+from swarmdex.web.private import announce_urls
 from swarmdex.web.templates import ENV, filesize
 
 router = APIRouter(include_in_schema=False)
@@ -67,11 +68,13 @@ class FeedItem:
     magnet: str
 
 
-def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> FeedItem:
+def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts,
+              urls: Sequence[str]) -> FeedItem:
+    """`urls`: the announce URLs of the download (`swarmdex.web.private.announce_urls`)."""
     base = ctx.base_url.rstrip("/")
     # The exact size of the download, as the download route builds it: readers compare the
     # enclosure's length with what they fetch.
-    length = torrents.download_length(torrent, ctx.announce_urls)
+    length = torrents.download_length(torrent, urls)
     return FeedItem(
         title=xml_text(torrent.title),
         link=base + torrent_path(torrent),
@@ -89,7 +92,7 @@ def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts) -> FeedIt
         leechers=counts.incomplete,
         completed=counts.downloaded,
         info_hash=torrents.info_hash(torrent),
-        magnet=torrents.magnet(torrent, ctx.announce_urls),
+        magnet=torrents.magnet(torrent, urls),
     )
 
 
@@ -113,10 +116,11 @@ def rss(request: Request, ctx: SiteContext, *, title: str, page: str, descriptio
 
 
 async def _latest(
-    ctx: SiteContext, session: AsyncSession, swarms: Swarms, filters: Filters
+    request: Request, ctx: SiteContext, session: AsyncSession, swarms: Swarms, filters: Filters
 ) -> list[FeedItem]:
     page = await browse(session, swarms, filters=filters, per_page=FEED_ITEMS)
-    return [feed_item(ctx, e.torrent, e.counts) for e in page.entries]
+    urls = await announce_urls(ctx, request)
+    return [feed_item(ctx, e.torrent, e.counts, urls) for e in page.entries]
 
 
 def _site(ctx: SiteContext) -> str:
@@ -126,7 +130,7 @@ def _site(ctx: SiteContext) -> str:
 @router.get("/rss")
 async def latest(request: Request, ctx: Ctx, swarms: Swarms) -> Response:
     async with ctx.db() as session:
-        items = await _latest(ctx, session, swarms, Filters())
+        items = await _latest(request, ctx, session, swarms, Filters())
     return rss(request, ctx, title=_site(ctx), page="/browse",
                description=f"The latest torrents on {_site(ctx)}", items=items)
 
@@ -135,7 +139,7 @@ async def latest(request: Request, ctx: Ctx, swarms: Swarms) -> Response:
 async def category_feed(request: Request, slug: str, ctx: Ctx, swarms: Swarms) -> Response:
     async with ctx.db() as session:
         category = await category_by_slug(session, slug)
-        items = await _latest(ctx, session, swarms, Filters(category_id=category.id))
+        items = await _latest(request, ctx, session, swarms, Filters(category_id=category.id))
     return rss(request, ctx, title=f"{category.name} · {_site(ctx)}", page=f"/c/{quote(slug)}",
                description=f"The latest {category.name} torrents on {_site(ctx)}", items=items)
 
@@ -144,7 +148,7 @@ async def category_feed(request: Request, slug: str, ctx: Ctx, swarms: Swarms) -
 async def tag_feed(request: Request, name: str, ctx: Ctx, swarms: Swarms) -> Response:
     async with ctx.db() as session:
         tag = await tag_by_name(session, name)
-        items = await _latest(ctx, session, swarms, Filters(tag_id=tag.id))
+        items = await _latest(request, ctx, session, swarms, Filters(tag_id=tag.id))
     return rss(request, ctx, title=f"Tagged {tag.name} · {_site(ctx)}", page=f"/tag/{quote(name)}",
                description=f"The latest torrents tagged {tag.name} on {_site(ctx)}", items=items)
 
@@ -156,7 +160,7 @@ async def user_feed(request: Request, name: str, ctx: Ctx, swarms: Swarms) -> Re
         if user is None:
             raise HTTPException(404)
         # Anonymous uploads stay anonymous: the filter leaves them out.
-        items = await _latest(ctx, session, swarms, Filters(uploader_id=user.id))
+        items = await _latest(request, ctx, session, swarms, Filters(uploader_id=user.id))
     return rss(request, ctx, title=f"Uploads by {user.name} · {_site(ctx)}", page="/browse",
                description=f"The latest torrents {user.name} uploaded to {_site(ctx)}",
                items=items)
@@ -173,7 +177,8 @@ async def search_feed(
             newest_first=True, per_page=FEED_ITEMS,
         )
     counts = await swarms.live([r.torrent for r in found.results])
-    items = [feed_item(ctx, r.torrent, c) for r, c in zip(found.results, counts, strict=True)]
+    urls = await announce_urls(ctx, request)
+    items = [feed_item(ctx, r.torrent, c, urls) for r, c in zip(found.results, counts, strict=True)]
     description = found.error or f"The latest torrents matching {q.strip()!r} on {_site(ctx)}"
     return rss(request, ctx, title=f"{q.strip() or 'Search'} · {_site(ctx)}",
                page="/search?" + urlencode({"q": q.strip()}), description=description,

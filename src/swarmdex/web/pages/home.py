@@ -16,6 +16,7 @@ from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.browse import Swarms
 from swarmdex.web.pages.donations import campaign_bar
 from swarmdex.web.pages.news import post_path
+from swarmdex.web.private import announce_urls
 from swarmdex.web.templates import render
 
 router = APIRouter()
@@ -35,7 +36,7 @@ async def home(request: Request, ctx: Ctx, swarms: Swarms) -> HTMLResponse:
         posts = await news.latest(session, NEWS_SHOWN)
     return render(request, "home.html", figures=await tracker_figures(ctx),
                   campaign=await campaign_bar(ctx),
-                  announce_urls=ctx.announce_urls,
+                  announce_urls=await announce_urls(ctx, request),
                   news=[(post, post_path(post), news.excerpt(post.body)) for post in posts],
                   latest=[(e.torrent, e.counts, None, None) for e in latest.entries])
 

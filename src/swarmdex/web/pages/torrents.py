@@ -32,6 +32,7 @@ from swarmdex.torrents.parsing import parse_limits
 from swarmdex.web.auth import Viewer
 from swarmdex.web.bans import Member, refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
+from swarmdex.web.private import announce_urls
 from swarmdex.web.ratelimit import Rate, attempt
 from swarmdex.web.security import require_csrf
 from swarmdex.web.sitemode import writes
@@ -65,6 +66,7 @@ async def publish(ctx: SiteContext, user: User, form: UploadForm, max_bytes: int
             max_size=max_bytes,
             limits=parse_limits(ctx.settings, max_bytes),
             repeat_infringer_notices=ctx.settings.repeat_infringer_notices,
+            private_only=ctx.settings.private,
         )
     return torrent
 
@@ -196,7 +198,7 @@ def _text_values(form: FormData) -> dict[str, str]:
 
 # Declared before the detail page: "/t/{info_hash}" would otherwise match "x.torrent".
 @router.get("/t/{info_hash}.torrent")
-async def download(info_hash: str, ctx: Ctx) -> Response:
+async def download(request: Request, info_hash: str, ctx: Ctx) -> Response:
     async with ctx.db() as session:
         torrent = await services.find(session, info_hash)
         removed = await takedowns.taken_down(session, services.parse_hash(info_hash)) if torrent is None else None
@@ -205,7 +207,7 @@ async def download(info_hash: str, ctx: Ctx) -> Response:
     if torrent is None:
         raise HTTPException(404)
     return Response(
-        services.download_bytes(torrent, ctx.announce_urls),
+        services.download_bytes(torrent, await announce_urls(ctx, request)),
         media_type=TORRENT_TYPE,
         headers={"Content-Disposition": content_disposition(deceptive.visible(torrent.name))},
     )
@@ -250,7 +252,7 @@ async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> 
         tree=tree,
         files_shown=len(listed),
         counts=await swarm_counts(ctx, torrent),
-        magnet=services.magnet(torrent, ctx.announce_urls),
+        magnet=services.magnet(torrent, await announce_urls(ctx, request)),
         download_url=download_path(torrent),
         can_delete=services.can_delete(viewer, torrent),
         comments=comments,  # for comments/section.html, included at the end
