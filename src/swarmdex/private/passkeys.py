@@ -14,7 +14,7 @@ import math
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.db.models import PASSKEY_LENGTH, User, utcnow
@@ -23,7 +23,8 @@ from swarmdex.tracker.changes import Member
 from swarmdex.tracker.control import tell
 from swarmdex.tracker.members import passkey_digest
 
-__all__ = ["members", "new_key", "passkey_of", "reset_passkey", "rss_key_of", "tell_member"]
+__all__ = ["members", "new_key", "passkey_of", "reset_passkey", "reset_rss_key", "rss_key_of",
+           "rss_key_user", "tell_member"]
 
 
 def new_key() -> str:
@@ -52,6 +53,29 @@ async def rss_key_of(session: AsyncSession, user: User) -> str:
         await session.execute(update(User).where(User.id == user.id).values(rss_key=key))
         user.rss_key = key
     return user.rss_key
+
+
+async def reset_rss_key(session: AsyncSession, user: User) -> str:
+    """A new feed key for `user`; the old one opens nothing from the commit on."""
+    key = new_key()
+    await session.execute(update(User).where(User.id == user.id).values(rss_key=key))
+    user.rss_key = key
+    return key
+
+
+async def rss_key_user(session: AsyncSession, key: str) -> User | None:
+    """The member whose feed key this is, if they may use it now: an enabled account with
+    no ban in force. Found by the unique index on `users.rss_key`; any other key (unknown,
+    reset, malformed) is None, all alike."""
+    if len(key) != PASSKEY_LENGTH:
+        return None
+    now = utcnow()
+    banned = select(UserBan.id).where(
+        UserBan.user_id == User.id, UserBan.lifted_at.is_(None),
+        or_(UserBan.ends_at.is_(None), UserBan.ends_at > now)).exists()
+    user: User | None = await session.scalar(
+        select(User).where(User.rss_key == key, User.disabled_at.is_(None), ~banned))
+    return user
 
 
 async def _set(session: AsyncSession, user: User, *, passkey: str) -> None:

@@ -74,13 +74,15 @@ async def test_strangers_see_only_the_door(tmp_path: Path) -> None:
                      "/notice", "/static/site.css"):
             answer = await client.get(path)
             assert answer.status_code == 200, (path, answer.status_code)
-        for path in ("/", "/browse", "/search?q=x", "/rss", "/stats.json", "/u/someone",
+        for path in ("/", "/browse", "/search?q=x", "/stats.json", "/u/someone",
                      "/t/" + "ab" * 20 + ".torrent", "/upload", "/news"):
             answer = await client.get(path)
             assert answer.status_code == 303, (path, answer.status_code)
             assert answer.headers["location"].startswith("/login"), path
         assert (await client.get("/browse?sort=size")).headers["location"] == \
             "/login?next=/browse%3Fsort%3Dsize"
+        # Feeds answer readers, which are not browsers: 401, no login page.
+        assert (await client.get("/rss")).status_code == 401
         api = await client.get("/api/v1/search", params={"q": "x"})
         assert api.status_code == 401 and "members" in api.json()["detail"]
         wrong = await client.get("/api/v1/search", params={"q": "x"},

@@ -33,6 +33,17 @@ def test_passkeys_in_paths_are_never_written(tmp_path: Path) -> None:
                      "2030-01-10T12:00:00+00:00 198.51.100.0 GET /scrape/[passkey] 404"]
 
 
+def test_feed_keys_are_never_written(tmp_path: Path) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    log = AccessLog(tmp_path)
+    for path in (f"/rss?key={key}", f"/rss/search?q=x&KEY={key}&in_files=1", f"/t/x.torrent;key={key}"):
+        log.write("198.51.100.77", "GET", path, 200, now=NOON)
+    lines = (log_dir(tmp_path) / "access-2030-01-10.log").read_text()
+    assert key not in lines
+    assert lines.count("key=[key]") + lines.count("KEY=[key]") == 3
+    assert "&in_files=1" in lines
+
+
 def test_file_day() -> None:
     assert file_day(Path("access-2030-01-10.log")) == dt.date(2030, 1, 10)
     for other in ("access-2030-13-10.log", "notes.txt", "access-2030-01-10.log.gz"):

@@ -10,6 +10,7 @@ a form.
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -50,7 +51,7 @@ from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
 from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
-from swarmdex.web.private import announce_urls
+from swarmdex.web.private import FEED_KEY, announce_urls
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
 from swarmdex.web.security import require_csrf
 from swarmdex.web.sitemode import writes
@@ -70,6 +71,8 @@ DONE: Final = {
     "counter-notice": "Your counter-notice was sent. Staff will review it.",
     "passkey": "You have a new passkey. Download your torrents again: the old ones no longer "
                "announce.",
+    "feed-key": "You have a new feed key. Give your feed readers the new addresses: the old "
+                "ones no longer open.",
 }
 
 FormText = Annotated[str, Form()]
@@ -238,6 +241,7 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
     values.setdefault("errors", {})
     # Private mode: the member's own announce URLs (with their passkey, made on first use).
     values.setdefault("member_urls", await announce_urls(ctx, request) if ctx.settings.private else [])
+    values.setdefault("feed_urls", await _feed_urls(ctx, user) if ctx.settings.private else [])
     return render(
         request,
         "accounts/account.html",
@@ -319,6 +323,24 @@ async def reset_passkey(ctx: Ctx, user: CurrentUser) -> Response:
     async with transaction(ctx.db) as session:
         await passkeys.reset_passkey(session, user)
     return _go("/account?done=passkey#passkey")
+
+
+async def _feed_urls(ctx: SiteContext, user: User) -> list[str]:
+    """Private mode: the member's feeds with their feed key (made on first use)."""
+    async with transaction(ctx.db) as session:
+        key = await passkeys.rss_key_of(session, user)
+    base, query = ctx.base_url.rstrip("/"), f"?{FEED_KEY}={key}"
+    return [f"{base}/rss{query}", f"{base}/rss/user/{quote(user.name, safe='')}{query}"]
+
+
+@router.post("/account/feed-key/reset", dependencies=CSRF)
+async def reset_feed_key(ctx: Ctx, user: CurrentUser) -> Response:
+    """A new feed key (private mode); the old one opens nothing from the commit on."""
+    if not ctx.settings.private:
+        raise HTTPException(404)
+    async with transaction(ctx.db) as session:
+        await passkeys.reset_rss_key(session, user)
+    return _go("/account?done=feed-key#feed-key")
 
 
 @router.post("/account/tokens", dependencies=CSRF)

@@ -7,6 +7,10 @@ file as `/t/{hash}.torrent` serves it, built the same way), and Torznab attribut
 (`torznab:attr`: size, seeders, leechers, peers, grabs, infohash, magneturl), which those
 applications read from any RSS feed. Counts are live from the tracker. Feeds list the
 newest torrents first, searches included.
+
+In private mode a reader opens a feed with the member's feed key (`?key=`, see
+`swarmdex.web.private`): the feed is that member's, with their passkey in every enclosure and
+magnet, and its .torrent links carry the key too, so the reader can fetch them.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from swarmdex.torrents import services as torrents
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.pages.browse import Swarms, category_by_slug, flag, tag_by_name
 from swarmdex.web.pages.torrents import TORRENT_TYPE, download_path, torrent_path
-from swarmdex.web.private import announce_urls
+from swarmdex.web.private import announce_urls, feed_key_query
 from swarmdex.web.templates import ENV, filesize
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +46,8 @@ FEED_ITEMS: Final = 50
 RSS_TYPE: Final = "application/rss+xml; charset=utf-8"
 # Readers poll; a minute of caching spares the database without hiding new uploads long.
 CACHE: Final = "public, max-age=60"
+# A private site's feeds hold a member's passkey: for the reader's cache only.
+PRIVATE_CACHE: Final = "private, max-age=60"
 # Characters XML 1.0 forbids even escaped (C0 controls but tab and newlines, lone
 # surrogates, U+FFFE/U+FFFF): a title may hold them, a feed must not.
 _NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -69,8 +75,9 @@ class FeedItem:
 
 
 def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts,
-              urls: Sequence[str]) -> FeedItem:
-    """`urls`: the announce URLs of the download (`swarmdex.web.private.announce_urls`)."""
+              urls: Sequence[str], key_query: str = "") -> FeedItem:
+    """`urls`: the announce URLs of the download (`swarmdex.web.private.announce_urls`);
+    `key_query`: what the download link needs to open without a cookie (`feed_key_query`)."""
     base = ctx.base_url.rstrip("/")
     # The exact size of the download, as the download route builds it: readers compare the
     # enclosure's length with what they fetch.
@@ -85,7 +92,7 @@ def feed_item(ctx: SiteContext, torrent: Torrent, counts: SwarmCounts,
             f"file{'s' if torrent.file_count != 1 else ''}; {counts.complete:,} seeders, "
             f"{counts.incomplete:,} leechers"
         ),
-        download_url=base + download_path(torrent),
+        download_url=base + download_path(torrent) + key_query,
         length=length,
         size=torrent.size,
         seeders=counts.complete,
@@ -112,15 +119,16 @@ def rss(request: Request, ctx: SiteContext, *, title: str, page: str, descriptio
         torrent_type=TORRENT_TYPE,
         items=items,
     )
-    return Response(body, media_type=RSS_TYPE, headers={"Cache-Control": CACHE})
+    cache = PRIVATE_CACHE if ctx.settings.private else CACHE
+    return Response(body, media_type=RSS_TYPE, headers={"Cache-Control": cache})
 
 
 async def _latest(
     request: Request, ctx: SiteContext, session: AsyncSession, swarms: Swarms, filters: Filters
 ) -> list[FeedItem]:
     page = await browse(session, swarms, filters=filters, per_page=FEED_ITEMS)
-    urls = await announce_urls(ctx, request)
-    return [feed_item(ctx, e.torrent, e.counts, urls) for e in page.entries]
+    urls, key = await announce_urls(ctx, request), feed_key_query(request)
+    return [feed_item(ctx, e.torrent, e.counts, urls, key) for e in page.entries]
 
 
 def _site(ctx: SiteContext) -> str:
@@ -177,8 +185,9 @@ async def search_feed(
             newest_first=True, per_page=FEED_ITEMS,
         )
     counts = await swarms.live([r.torrent for r in found.results])
-    urls = await announce_urls(ctx, request)
-    items = [feed_item(ctx, r.torrent, c, urls) for r, c in zip(found.results, counts, strict=True)]
+    urls, key = await announce_urls(ctx, request), feed_key_query(request)
+    items = [feed_item(ctx, r.torrent, c, urls, key)
+             for r, c in zip(found.results, counts, strict=True)]
     description = found.error or f"The latest torrents matching {q.strip()!r} on {_site(ctx)}"
     return rss(request, ctx, title=f"{q.strip() or 'Search'} · {_site(ctx)}",
                page="/search?" + urlencode({"q": q.strip()}), description=description,
