@@ -28,6 +28,7 @@ from swarmdex.fdlimit import http_limits
 from swarmdex.peerstore.base import Rate, StoreRefused
 from swarmdex.peerstore.factory import peer_store, redis_location
 from swarmdex.privacy.purge import purge
+from swarmdex.private.accounting import Accountant
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.ratelimits import Limits, MemoryLimits, RedisLimits
@@ -41,6 +42,7 @@ from swarmdex.tracker.feed import prune as prune_feed
 from swarmdex.tracker.hooks import Allowlist, EitherList, ListedTorrents, OpenTracker
 from swarmdex.tracker.http_server import HttpTrackerServer, not_found
 from swarmdex.tracker.inprocess import InProcessControl
+from swarmdex.tracker.ledger import Ledger
 from swarmdex.tracker.logic import Tracker, TrackerPolicy
 from swarmdex.tracker.members import Members
 from swarmdex.tracker.udp_server import UdpTrackerServer
@@ -195,8 +197,14 @@ class Node:
             numwant_default=settings.numwant_default,
             numwant_max=settings.numwant_max,
         )
+        # Private mode: members only, and their credit kept from their announces (written
+        # by `self.accountant`, started with the database).
+        self.ledger = Ledger(max_rate=settings.accounting_max_rate,
+                             stale_after=settings.effective_peer_ttl) if settings.private else None
         self.tracker = Tracker(self.store, allowlist, policy,
-                               members=Members() if settings.private else None)
+                               members=Members() if settings.private else None,
+                               ledger=self.ledger if role != "web" else None)
+        self.accountant: Accountant | None = None
         # The site drives the tracker through this port only (swarmdex.tracker.control): in
         # this process's memory, or (web) through the change feed the tracker nodes follow.
         self.control: InProcessControl | FeedControl
@@ -249,6 +257,9 @@ class Node:
             # any other process (a web process, a command-line tool) within a poll.
             self.feed = FeedFollower(sessions, self.control, partial(whole_state, settings=s))
             await self.feed.start()
+            if self.ledger is not None:
+                accountant = self.accountant = Accountant(self.ledger, sessions)
+                self._every(s.accounting_flush_seconds, lambda: accountant.flush(time.time()))
         else:
             if urlsplit(s.peer_store_url).scheme == "memory":
                 log.warning("a web process with peer_store_url = memory:// shows no live "
@@ -376,6 +387,8 @@ class Node:
                     await task
         await self.udp.close()
         await self.http.close()
+        if self.accountant is not None:  # the last credit, once no announce can add to it
+            await self.accountant.flush(time.time())
         if self.site is not None:
             await self.site.close()
         if self.feed is not None:

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         "hash; private: a members-only site whose tracker serves its torrents to members, each "
         "announcing with their passkey.",
     )
+    accounting_flush_seconds: float = Field(
+        5.0, gt=0, le=300, description="Private mode: seconds between writes of the members' "
+        "upload and download credit to the database (a crash loses at most this much).",
+    )
+    accounting_max_rate: int = Field(
+        125_000_000, ge=1, description="Private mode: the most bytes a second a member is "
+        "credited for, per torrent and client (default 1 Gbit/s); more is kept as raw only.",
+    )
     allowlist: Path | None = Field(
         None, description="File of served hashes in listed mode (default DATA_DIR/allowlist.txt)."
     )

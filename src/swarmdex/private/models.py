@@ -1,4 +1,4 @@
-"""The `invites` table (migration 0015_private).
+"""The `invites` (migration 0015_private) and `member_torrents` (0016_accounting) tables.
 
 An invite code is shown once, to the member who makes it; only its SHA-256 is kept, so a
 copy of the database lets nobody register. The invite tree is who used whose code:
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, LargeBinary, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from swarmdex.db.models import IDS_NEVER_REUSED, Base, utcnow
 
-__all__ = ["Invite"]
+__all__ = ["Invite", "MemberTorrent"]
 
 
 class Invite(Base):
@@ -39,3 +39,35 @@ class Invite(Base):
 
     def __repr__(self) -> str:
         return f"Invite(id={self.id!r}, created_by_id={self.created_by_id!r}, used_by_id={self.used_by_id!r})"
+
+
+class MemberTorrent(Base):
+    """One member's account of one torrent (private mode): what the tracker credited them,
+    written by `swarmdex.private.accounting.flush` from the announces' ledger.
+
+    `uploaded` and `downloaded` are what counts for the ratio (capped per second, later with
+    freeleech and bonus rules); the raw columns keep what the client reported, for staff.
+    `completed_at` is set once: the member's snatch.
+    """
+
+    __tablename__ = "member_torrents"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    torrent_id: Mapped[int] = mapped_column(
+        ForeignKey("torrents.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    uploaded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    downloaded: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    uploaded_raw: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    downloaded_raw: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    seeding_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    completed_at: Mapped[datetime | None]
+    seeder: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return (f"MemberTorrent(user_id={self.user_id!r}, torrent_id={self.torrent_id!r}, "
+                f"up={self.uploaded!r}, down={self.downloaded!r})")

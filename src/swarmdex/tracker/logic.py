@@ -16,6 +16,7 @@ from swarmdex.peerstore.base import PeerStore, StoreFull, StoreRefused
 from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.hooks import Allowlist, TakenDown
+from swarmdex.tracker.ledger import Ledger
 from swarmdex.tracker.members import Members
 
 UNREGISTERED = "unregistered torrent: this tracker serves only torrents listed on its site"
@@ -56,6 +57,7 @@ class Tracker:
         rand: random.Random | None = None,
         taken_down: TakenDown | None = None,
         members: Members | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.store = store
         self.allowlist = allowlist
@@ -69,6 +71,8 @@ class Tracker:
         # Private mode: only members announce and scrape, each with their passkey. None in
         # the public modes, which cost nothing for it.
         self.members = members
+        # Private mode: each member's upload and download, from their announces.
+        self.ledger = ledger
         # While set, every announce and scrape is refused with it as the `failure reason`
         # (the site's closed mode: swarmdex.sitemode.services.closed_reason).
         self.closed: str | None = None
@@ -84,9 +88,10 @@ class Tracker:
         if self.closed is not None:
             self.counters.refused += 1
             raise ProtocolError(self.closed)
+        member: int | None = None
         if self.members is not None:
             try:
-                self.members.resolve(req.passkey, self.clock())
+                member = self.members.resolve(req.passkey, self.clock())
             except ProtocolError:
                 self.counters.refused += 1
                 raise
@@ -117,6 +122,10 @@ class Tracker:
             self.counters.refused += 1
             raise ProtocolError(exc.reason) from None
         self.counters.announces += 1
+        if self.ledger is not None and member is not None:
+            self.ledger.record(member, key, req.peer_id, uploaded=req.uploaded,
+                               downloaded=req.downloaded, left=req.left, event=req.event,
+                               now=self.clock())
         interval = policy.interval + int(self._random() * policy.interval_jitter)
         return AnnounceResponse(
             interval,

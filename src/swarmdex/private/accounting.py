@@ -1,0 +1,110 @@
+"""Writing the tracker's ledger (`swarmdex.tracker.ledger`) to `member_torrents`.
+
+Every tracker process in private mode keeps its credit in memory and writes it here every
+`accounting_flush_seconds` (and once more at a clean shutdown), never once per announce:
+
+- one transaction per flush, an additive upsert per (member, torrent): several nodes may
+  credit the same row, and each adds its own share;
+- rows in a fixed order (member, then swarm key), so that two nodes flushing at once take
+  their row locks in the same order and never deadlock (on PostgreSQL write transactions
+  also queue on one advisory lock, see `db.engine.transaction`);
+- a torrent no longer on the site, or a member deleted meanwhile, is skipped;
+- a flush that fails gives its credit back to the ledger, for the next flush to write.
+
+So a crash loses at most the credit of one flush interval, which the README says.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from swarmdex.db.engine import transaction
+from swarmdex.db.models import UTCDateTime
+from swarmdex.tracker.ledger import Credit, Ledger
+
+__all__ = ["Accountant", "write"]
+
+log = logging.getLogger("swarmdex.accounting")
+
+# Rows per statement: executemany sends them in one round trip on either database.
+BATCH: Final = 500
+
+# SQLite (3.24+) and PostgreSQL share this upsert. The WHERE clause is also what lets SQLite
+# parse an INSERT ... SELECT ... ON CONFLICT.
+_UPSERT: Final = text("""
+INSERT INTO member_torrents (user_id, torrent_id, uploaded, downloaded, uploaded_raw,
+    downloaded_raw, seeding_seconds, completed_at, seeder, first_seen, last_seen)
+SELECT :user_id, t.id, :uploaded, :downloaded, :uploaded_raw, :downloaded_raw,
+    :seeding_seconds, :completed_at, :seeder, :seen, :seen
+FROM torrents AS t
+WHERE t.swarm_key = :swarm_key AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id)
+ON CONFLICT (user_id, torrent_id) DO UPDATE SET
+    uploaded = member_torrents.uploaded + excluded.uploaded,
+    downloaded = member_torrents.downloaded + excluded.downloaded,
+    uploaded_raw = member_torrents.uploaded_raw + excluded.uploaded_raw,
+    downloaded_raw = member_torrents.downloaded_raw + excluded.downloaded_raw,
+    seeding_seconds = member_torrents.seeding_seconds + excluded.seeding_seconds,
+    completed_at = COALESCE(member_torrents.completed_at, excluded.completed_at),
+    seeder = excluded.seeder,
+    last_seen = excluded.last_seen
+""").bindparams(bindparam("completed_at", type_=UTCDateTime()),
+                bindparam("seen", type_=UTCDateTime()))
+
+
+def _moment(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def _rows(credit: dict[tuple[int, bytes], Credit]) -> list[dict[str, object]]:
+    return [
+        {"user_id": user_id, "swarm_key": swarm, "uploaded": c.uploaded,
+         "downloaded": c.downloaded, "uploaded_raw": c.uploaded_raw,
+         "downloaded_raw": c.downloaded_raw, "seeding_seconds": c.seeding_seconds,
+         "completed_at": _moment(c.completed_at), "seeder": c.seeder,
+         "seen": _moment(c.last_seen)}
+        for (user_id, swarm), c in sorted(credit.items())
+    ]
+
+
+async def write(session: AsyncSession, credit: dict[tuple[int, bytes], Credit]) -> None:
+    """Add `credit` to the members' rows, in `session`'s transaction."""
+    rows = _rows(credit)
+    for start in range(0, len(rows), BATCH):
+        await session.execute(_UPSERT, rows[start : start + BATCH])
+
+
+class Accountant:
+    """Flushes a tracker's ledger to the database (`Node` calls `flush` on a timer)."""
+
+    def __init__(self, ledger: Ledger, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.ledger = ledger
+        self.sessions = sessions
+        self.flushes = 0
+        self.rows = 0
+        self.last_seconds = 0.0
+
+    async def flush(self, now: float) -> int:
+        """Write what the ledger gathered; returns the rows written (0: nothing to do)."""
+        self.ledger.forget_stale(now)
+        credit = self.ledger.take()
+        if not credit:
+            return 0
+        started = time.perf_counter()
+        try:
+            async with transaction(self.sessions) as session:
+                await write(session, credit)
+        except Exception:
+            self.ledger.give_back(credit)
+            log.exception("accounting: %d rows not written; they are kept for the next try",
+                          len(credit))
+            return 0
+        self.flushes += 1
+        self.rows += len(credit)
+        self.last_seconds = time.perf_counter() - started
+        return len(credit)
