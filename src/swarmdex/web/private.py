@@ -4,8 +4,8 @@
 private mode an anonymous visitor reaches only what a stranger needs: logging in,
 registering (with an invite), the privacy and transparency pages, and the legal notice
 form with its receipts; everything else sends them to the login page (the JSON API answers
-401). A request with a valid API token is a member's, on any path. Static files are mounted outside the
-routes and stay public: they hold nothing of the site's content.
+401). A request with a valid API token is a member's, on any path. Static files are mounted
+outside the routes and stay public: they hold nothing of the site's content.
 
 Feed readers have no cookie and no token: a member's feed key (`users.rss_key`, apart from
 the passkey, resettable on the account page) opens the feeds (/rss, /rss/...) and the
