@@ -36,6 +36,7 @@ from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
 from swarmdex.runtime.tracker_state import whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
+from swarmdex.tracker.clients import ClientRules
 from swarmdex.tracker.control import attach
 from swarmdex.tracker.feed import FeedControl, FeedFollower
 from swarmdex.tracker.feed import prune as prune_feed
@@ -203,7 +204,10 @@ class Node:
                              stale_after=settings.effective_peer_ttl) if settings.private else None
         self.tracker = Tracker(self.store, allowlist, policy,
                                members=Members() if settings.private else None,
-                               ledger=self.ledger if role != "web" else None)
+                               ledger=self.ledger if role != "web" else None,
+                               clients=ClientRules(
+                                   tuple(p.encode() for p in settings.client_allowlist),
+                                   settings.max_clients_per_torrent))
         self.accountant: Accountant | None = None
         # The site drives the tracker through this port only (swarmdex.tracker.control): in
         # this process's memory, or (web) through the change feed the tracker nodes follow.

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         5.0, gt=0, le=300, description="Private mode: seconds between writes of the members' "
         "upload and download credit to the database (a crash loses at most this much).",
     )
+    client_allowlist: Annotated[list[str], NoDecode] = Field(
+        [], description="Private mode: peer id prefixes of the clients that may announce, e.g. "
+        "-qB,-TR,-LT,-DE (qBittorrent, Transmission, libtorrent, Deluge); empty: any client.",
+    )
+    max_clients_per_torrent: int = Field(
+        3, ge=1, le=100, description="Private mode: the most clients (peer ids) one member may "
+        "have in one torrent's swarm at once.",
+    )
     accounting_max_rate: int = Field(
         125_000_000, ge=1, description="Private mode: the most bytes a second a member is "
         "credited for, per torrent and client (default 1 Gbit/s); more is kept as raw only.",
@@ -245,7 +253,7 @@ class Settings(BaseSettings):
         14, ge=1, le=365, description="Days an invite code can be used after it is made.",
     )
 
-    @field_validator("hosts", "trusted_proxies", "announce_urls", mode="before")
+    @field_validator("hosts", "trusted_proxies", "announce_urls", "client_allowlist", mode="before")
     @classmethod
     def _list(cls, value: object) -> object:
         """Lists from the environment: `a,b` or JSON `["a", "b"]`."""

@@ -79,6 +79,8 @@ class Ledger:
         self.stale_after = stale_after
         self._baselines: dict[tuple[int, bytes, bytes], _Baseline] = {}
         self._pending: dict[Key, Credit] = {}
+        # The peer ids each member has in each swarm (the clients-per-torrent rule).
+        self._clients: dict[Key, set[bytes]] = {}
 
     def __len__(self) -> int:
         """Baselines held (peers being accounted)."""
@@ -101,9 +103,11 @@ class Ledger:
             return  # absurd: neither credited nor a baseline
         last = self._baselines.get(key)
         if event is Event.STOPPED:
-            self._baselines.pop(key, None)
+            self._drop(key)
         else:
             self._baselines[key] = _Baseline(uploaded, downloaded, left, now)
+            if last is None:
+                self._clients.setdefault((user_id, swarm), set()).add(peer_id)
         if last is None or event is Event.STARTED:
             return
         up, down = uploaded - last.uploaded, downloaded - last.downloaded
@@ -133,10 +137,25 @@ class Ledger:
                 earlier.merge(later)
             self._pending[key] = earlier
 
+    def crowded(self, user_id: int, swarm: bytes, peer_id: bytes, limit: int) -> bool:
+        """Whether a new client `peer_id` would give the member more than `limit` in the swarm."""
+        clients = self._clients.get((user_id, swarm))
+        return clients is not None and len(clients) >= limit and peer_id not in clients
+
     def forget_stale(self, now: float) -> int:
         """Drop the baselines of peers silent for `stale_after` (gone without `stopped`)."""
         horizon = now - self.stale_after
         stale = [key for key, base in self._baselines.items() if base.at < horizon]
         for key in stale:
-            del self._baselines[key]
+            self._drop(key)
         return len(stale)
+
+    def _drop(self, key: tuple[int, bytes, bytes]) -> None:
+        if self._baselines.pop(key, None) is None:
+            return
+        user_id, swarm, peer_id = key
+        clients = self._clients.get((user_id, swarm))
+        if clients is not None:
+            clients.discard(peer_id)
+            if not clients:
+                del self._clients[(user_id, swarm)]

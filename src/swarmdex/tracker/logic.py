@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from swarmdex.peerstore.base import PeerStore, StoreFull, StoreRefused
 from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
+from swarmdex.tracker.clients import ClientRules
 from swarmdex.tracker.hooks import Allowlist, TakenDown
 from swarmdex.tracker.ledger import Ledger
 from swarmdex.tracker.members import Members
@@ -22,6 +23,8 @@ from swarmdex.tracker.members import Members
 UNREGISTERED = "unregistered torrent: this tracker serves only torrents listed on its site"
 FULL = StoreFull.reason
 TAKEN_DOWN = "this torrent was removed following a legal notice"
+TOO_MANY_CLIENTS = ("you already take part in this torrent from {limit} clients: stop one "
+                    "(or wait until it goes silent) to add another")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class Tracker:
         taken_down: TakenDown | None = None,
         members: Members | None = None,
         ledger: Ledger | None = None,
+        clients: ClientRules | None = None,
     ) -> None:
         self.store = store
         self.allowlist = allowlist
@@ -73,6 +77,7 @@ class Tracker:
         self.members = members
         # Private mode: each member's upload and download, from their announces.
         self.ledger = ledger
+        self.clients = clients or ClientRules()
         # While set, every announce and scrape is refused with it as the `failure reason`
         # (the site's closed mode: swarmdex.sitemode.services.closed_reason).
         self.closed: str | None = None
@@ -95,6 +100,10 @@ class Tracker:
             except ProtocolError:
                 self.counters.refused += 1
                 raise
+            refusal = self.clients.refusal(req.peer_id)
+            if refusal is not None:
+                self.counters.refused += 1
+                raise ProtocolError(refusal)
         if req.info_hash in self._taken:
             self.counters.refused += 1
             raise ProtocolError(TAKEN_DOWN)
@@ -102,6 +111,10 @@ class Tracker:
         if key is None:
             self.counters.refused += 1
             raise ProtocolError(UNREGISTERED)
+        if (member is not None and self.ledger is not None
+                and self.ledger.crowded(member, key, req.peer_id, self.clients.per_torrent)):
+            self.counters.refused += 1
+            raise ProtocolError(TOO_MANY_CLIENTS.format(limit=self.clients.per_torrent))
         policy = self.policy
         numwant = policy.numwant_default if req.numwant is None else req.numwant
         if numwant > policy.numwant_max:

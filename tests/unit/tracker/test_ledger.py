@@ -1,4 +1,5 @@
-"""The private-mode ledger: credit from announces, in memory (`swarmdex.tracker.ledger`)."""
+"""The private-mode ledger: credit from announces, in memory (`swarmdex.tracker.ledger`), and
+the rules about clients (`swarmdex.tracker.clients`)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import pytest
 
 from swarmdex.peerstore.memory import MemoryPeerStore
 from swarmdex.protocol.announce import AnnounceRequest, Event
+from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.changes import Member
+from swarmdex.tracker.clients import ClientRules, client_name
 from swarmdex.tracker.hooks import OpenTracker
 from swarmdex.tracker.ledger import MAX_REPORTED, Credit, Ledger
-from swarmdex.tracker.logic import Tracker
+from swarmdex.tracker.logic import TOO_MANY_CLIENTS, Tracker
 from swarmdex.tracker.members import Members, passkey_digest
 
 from .test_logic import IP6, IP_A, Clock, now
@@ -131,3 +134,52 @@ def test_a_client_on_ipv4_and_ipv6_is_listed_twice_and_credited_once() -> None:
     both(9_000_000)
     got = book.take()[(7, SWARM)]
     assert got.uploaded == 9_000_000 and got.uploaded_raw == 9_000_000
+
+
+def _private(**rules: object) -> tuple[Tracker, Clock]:
+    clock = Clock(T0)
+    members = Members()
+    members.apply(Member(7, passkey_digest("k" * 32)))
+    tracker = Tracker(MemoryPeerStore(seed=1), OpenTracker(), clock=clock, members=members,
+                      ledger=ledger(), clients=ClientRules(**rules))  # type: ignore[arg-type]
+    return tracker, clock
+
+
+def _try(tracker: Tracker, peer: bytes, port: int, event: Event = Event.STARTED) -> str | None:
+    request = AnnounceRequest(SWARM, peer, port, 0, 0, 10, event, None, passkey="k" * 32)
+    try:
+        now(tracker.announce(request, IP_A, max_peers=50, other_family=False))
+    except ProtocolError as exc:
+        return str(exc)
+    return None
+
+
+def test_clients_not_on_the_allowlist_are_refused_by_name() -> None:
+    tracker, _ = _private(allowed=(b"-qB", b"-TR"))
+    assert _try(tracker, b"-qB4620-aaaaaaaaaaaa", 6881) is None
+    assert _try(tracker, b"-TR4060-aaaaaaaaaaaa", 6882) is None
+    refusal = _try(tracker, b"-UT355W-aaaaaaaaaaaa", 6883)
+    assert refusal is not None and "(UT 355W)" in refusal and "not allowed" in refusal
+    assert client_name(b"\x00\x01M7-2-2--aaaaaaaaaaaa") == "M7-2-2"  # printable, of the first 8 bytes
+    assert client_name(bytes(20)) == "unknown"
+    assert tracker.counters.refused == 1
+
+
+def test_a_member_may_have_so_many_clients_in_a_swarm() -> None:
+    tracker, clock = _private(per_torrent=2)
+    first, second, third = (f"-LT2000-{i:012d}".encode() for i in range(3))
+    assert _try(tracker, first, 7001) is None
+    assert _try(tracker, second, 7002) is None
+    assert _try(tracker, third, 7003) == TOO_MANY_CLIENTS.format(limit=2)
+    assert _try(tracker, first, 7001, Event.NONE) is None  # those in keep announcing
+    assert _try(tracker, first, 7001, Event.STOPPED) is None
+    assert _try(tracker, third, 7003) is None  # one stopped: room again
+    clock.t += 2701  # both others go silent and are forgotten
+    assert tracker.ledger is not None and tracker.ledger.forget_stale(clock.t) == 2
+    assert _try(tracker, first, 7001) is None and _try(tracker, second, 7002) is None
+
+
+def test_public_trackers_have_no_client_rules() -> None:
+    tracker = Tracker(MemoryPeerStore(seed=1), OpenTracker(), clients=ClientRules(allowed=(b"-qB",)))
+    request = AnnounceRequest(SWARM, b"-UT355W-aaaaaaaaaaaa", 6881, 0, 0, 10, Event.STARTED, None)
+    assert now(tracker.announce(request, IP_A, max_peers=50, other_family=False)).incomplete == 1
