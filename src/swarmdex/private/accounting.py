@@ -36,13 +36,23 @@ log = logging.getLogger("swarmdex.accounting")
 BATCH: Final = 500
 
 # SQLite (3.24+) and PostgreSQL share this upsert. The WHERE clause is also what lets SQLite
-# parse an INSERT ... SELECT ... ON CONFLICT.
+# parse an INSERT ... SELECT ... ON CONFLICT. Credit is multiplied here by the bonus rules in
+# force when the member was last seen (`swarmdex.private.bonus`): the torrent's own factors
+# and a running site-wide event's, whichever is better for the member. (CASE rather than
+# GREATEST/LEAST or max/min, which the two databases spell differently.)
 _UPSERT: Final = text("""
 INSERT INTO member_torrents (user_id, torrent_id, uploaded, downloaded, uploaded_raw,
     downloaded_raw, seeding_seconds, completed_at, seeder, first_seen, last_seen)
-SELECT :user_id, t.id, :uploaded, :downloaded, :uploaded_raw, :downloaded_raw,
-    :seeding_seconds, :completed_at, :seeder, :seen, :seen
+SELECT :user_id, t.id,
+    CAST(:uploaded * (CASE WHEN coalesce(f.upload_factor, 1) > coalesce(e.up, 1)
+        THEN coalesce(f.upload_factor, 1) ELSE coalesce(e.up, 1) END) AS BIGINT),
+    CAST(:downloaded * (CASE WHEN coalesce(f.download_factor, 1) < coalesce(e.down, 1)
+        THEN coalesce(f.download_factor, 1) ELSE coalesce(e.down, 1) END) AS BIGINT),
+    :uploaded_raw, :downloaded_raw, :seeding_seconds, :completed_at, :seeder, :seen, :seen
 FROM torrents AS t
+LEFT JOIN torrent_factors AS f ON f.torrent_id = t.id
+LEFT JOIN (SELECT max(upload_factor) AS up, min(download_factor) AS down FROM bonus_events
+           WHERE starts_at <= :seen AND ends_at > :seen) AS e ON 1 = 1
 WHERE t.swarm_key = :swarm_key AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id)
 ON CONFLICT (user_id, torrent_id) DO UPDATE SET
     uploaded = member_torrents.uploaded + excluded.uploaded,

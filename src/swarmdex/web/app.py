@@ -29,6 +29,7 @@ from swarmdex.web.bodylimit import BodyLimit
 from swarmdex.web.context import SiteContext
 from swarmdex.web.negotiation import JsonTwins
 from swarmdex.web.pages import accounts, admin, audit, bans, browse, comments, feeds, home
+from swarmdex.web.pages import bonus as bonus_pages
 from swarmdex.web.pages import donations as donation_pages
 from swarmdex.web.pages import invites as invite_pages
 from swarmdex.web.pages import moderation as moderation_pages
@@ -92,6 +93,7 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(user_api.router)
     app.include_router(privacy_pages.router)
     app.include_router(invite_pages.router)  # private mode; 404 elsewhere
+    app.include_router(bonus_pages.router)  # private mode; 404 elsewhere
     app.include_router(invite_api.router)
     if ctx.settings.access_log:  # off by default: then no request is recorded anywhere
         app.add_middleware(AccessLogWriter, ctx=ctx)

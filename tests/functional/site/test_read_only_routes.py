@@ -28,8 +28,9 @@ STAYS_OPEN: Final = {
     # Revoking an invite code takes a way in away (private mode; making one is registration).
     "/account/invites/{invite_id}/revoke", "/moderation/invites/{invite_id}/revoke",
     "/api/v1/invites/{invite_id}",
-    # A new passkey (private mode): a leaked one must be stoppable whatever the site's mode.
-    "/account/passkey/reset",
+    # A new passkey or feed key (private mode): a leaked one must be stoppable whatever the
+    # site's mode.
+    "/account/passkey/reset", "/account/feed-key/reset",
     # Taking things down: removing is what read-only mode is often for.
     "/t/{info_hash}/delete", "/comments/{comment_id}/delete",
     "/news/comments/{comment_id}/delete",
@@ -38,6 +39,7 @@ STAYS_OPEN: Final = {
     "/takedowns/{notice_id}/reject", "/takedowns/counter/{counter_id}/restore",
     "/takedowns/counter/{counter_id}/uphold",
     # Staff work: moderation, bans, news, the site's settings (read-only is switched off here).
+    "/moderation/bonus/torrents", "/moderation/bonus/events", "/moderation/bonus/events/{event_id}/end",
     "/moderation/torrents/{torrent_id}/resolve", "/moderation/torrents/{torrent_id}/unhide",
     "/moderation/comments/{comment_id}/resolve", "/moderation/bans/users",
     "/moderation/bans/users/{user_id}/lift", "/moderation/bans/networks",
