@@ -15,6 +15,7 @@ from swarmdex.comments.models import Comment
 from swarmdex.db.models import ApiToken, LoginSession, Torrent, User
 from swarmdex.news.models import NewsComment
 from swarmdex.private import passkeys
+from swarmdex.private.models import MemberTorrent
 from swarmdex.torrents import services as torrents
 
 __all__ = ["EXPORT_FORMAT", "delete_account", "export"]
@@ -40,6 +41,11 @@ async def export(session: AsyncSession, user: User) -> dict[str, Any]:
         .order_by(LoginSession.created_at))).all()
     tokens = (await session.scalars(
         select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id))).all()
+    # Private mode: the tracker's figures per torrent (none on other sites).
+    figures = (await session.execute(
+        select(Torrent.swarm_key, Torrent.title, MemberTorrent)
+        .join(Torrent, Torrent.id == MemberTorrent.torrent_id)
+        .where(MemberTorrent.user_id == user.id).order_by(MemberTorrent.first_seen))).all()
     return {
         "format": EXPORT_FORMAT,
         "account": {
@@ -86,6 +92,14 @@ async def export(session: AsyncSession, user: User) -> dict[str, Any]:
             {"label": t.name, "created_at": _when(t.created_at),
              "last_used_at": _when(t.last_used_at)}
             for t in tokens
+        ],
+        "torrent_figures": [
+            {"info_hash": key.hex(), "title": title, "uploaded": f.uploaded,
+             "downloaded": f.downloaded, "uploaded_reported": f.uploaded_raw,
+             "downloaded_reported": f.downloaded_raw, "seeding_seconds": f.seeding_seconds,
+             "completed_at": _when(f.completed_at), "seeder": f.seeder,
+             "first_seen": _when(f.first_seen), "last_seen": _when(f.last_seen)}
+            for key, title, f in figures
         ],
     }
 

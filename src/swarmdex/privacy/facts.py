@@ -78,6 +78,17 @@ def statements(settings: Settings, *, session_lifetime: timedelta,
                    f"set up to save what it holds to disk ({', '.join(peers_persist)}), so "
                    "addresses may stay in its files for a while after that.")
     out.append(Statement("Tracker", tracker))
+    if settings.private:
+        out.append(Statement(
+            "Ratio",
+            "This is a private site: for each member and each torrent they announce, the "
+            "tracker keeps what it credited them and what their client reported as uploaded "
+            "and downloaded, their seeding time, when their client first completed the "
+            "torrent, whether their last announce was as a seeder, and when they were first "
+            "and last seen; never their address. These figures stay until the account is "
+            "deleted (a torrent taken off the site keeps them, as they count for the "
+            "ratio). The member and the site's staff see them; other members do not.",
+        ))
     if moderation:
         out.append(Statement(
             "Reports",

@@ -17,6 +17,7 @@ from swarmdex.db.engine import database_unavailable
 from swarmdex.tracker.control import TrackerUnavailable
 from swarmdex.web.accesslog import AccessLogWriter
 from swarmdex.web.allow import AllowedMethods
+from swarmdex.web.api import account as account_api
 from swarmdex.web.api import docs as api_docs
 from swarmdex.web.api import donations as donation_api
 from swarmdex.web.api import invites as invite_api
@@ -31,6 +32,7 @@ from swarmdex.web.negotiation import JsonTwins
 from swarmdex.web.pages import accounts, admin, audit, bans, browse, comments, feeds, home
 from swarmdex.web.pages import bonus as bonus_pages
 from swarmdex.web.pages import donations as donation_pages
+from swarmdex.web.pages import figures as figure_pages
 from swarmdex.web.pages import invites as invite_pages
 from swarmdex.web.pages import moderation as moderation_pages
 from swarmdex.web.pages import news as news_pages
@@ -95,6 +97,8 @@ def create_app(ctx: SiteContext) -> SecurityHeaders:
     app.include_router(invite_pages.router)  # private mode; 404 elsewhere
     app.include_router(bonus_pages.router)  # private mode; 404 elsewhere
     app.include_router(invite_api.router)
+    app.include_router(figure_pages.router)  # private mode; 404 elsewhere
+    app.include_router(account_api.router)
     if ctx.settings.access_log:  # off by default: then no request is recorded anywhere
         app.add_middleware(AccessLogWriter, ctx=ctx)
     app.add_middleware(BodyLimit, ctx=ctx)  # outermost: no body is read past its limit

@@ -45,6 +45,24 @@ def ago(when: dt.datetime | None) -> str:
     return "just now"
 
 
+def ratio(value: float | None, uploaded: int = 0) -> str:
+    """A share ratio (private mode); with nothing downloaded there is none: "∞" if something
+    was uploaded, a dash if nothing was (see swarmdex.private.figures)."""
+    if value is None:
+        return "∞" if uploaded else "\u2013"  # an en dash: no figure
+    return f"{value:.2f}"
+
+
+def duration(seconds: float) -> str:
+    """3725.0 -> '1h 2m'; the two largest units, as seeding times are read."""
+    minutes = int(seconds) // 60
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes}m" if hours else f"{minutes}m"
+
+
 def markdown(source: str | None) -> Markup:
     return Markup(render_markdown(source or ""))  # sanitised by nh3 in render_markdown
 
@@ -56,7 +74,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(filesize=filesize, ago=ago, markdown=markdown)
+    env.filters.update(filesize=filesize, ago=ago, markdown=markdown, ratio=ratio,
+                       duration=duration)
     env.globals.update(version=__version__, csrf_field=CSRF_FIELD)
     return env
 

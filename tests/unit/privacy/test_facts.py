@@ -42,3 +42,10 @@ def test_follows_every_setting() -> None:
 
 def test_no_reports_no_statement() -> None:
     assert "Reports" not in _text(Settings(), moderation=False)
+
+
+def test_a_private_site_says_what_it_keeps_per_member_and_torrent() -> None:
+    assert "Ratio" not in _text(Settings())
+    ratio = _text(Settings(tracker_mode="private"))["Ratio"]
+    assert "each member and each torrent" in ratio and "never their address" in ratio
+    assert "until the account is deleted" in ratio

@@ -50,6 +50,7 @@ from swarmdex.web.auth import (
 from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
+from swarmdex.web.pages.figures import member_totals
 from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
 from swarmdex.web.private import FEED_KEY, announce_urls
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
@@ -242,6 +243,8 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
     # Private mode: the member's own announce URLs (with their passkey, made on first use).
     values.setdefault("member_urls", await announce_urls(ctx, request) if ctx.settings.private else [])
     values.setdefault("feed_urls", await _feed_urls(ctx, user) if ctx.settings.private else [])
+    # Private mode: what the tracker credited them (their ratio), read fresh on each view.
+    values.setdefault("figures", await member_totals(ctx, user.id) if ctx.settings.private else None)
     return render(
         request,
         "accounts/account.html",

@@ -18,9 +18,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from swarmdex import deceptive
+from swarmdex.accounts.services import has_role
 from swarmdex.comments import services as comment_services
 from swarmdex.db.engine import transaction
-from swarmdex.db.models import Torrent, User
+from swarmdex.db.models import Role, Torrent, User
 from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.sitecfg import services as site_config
 from swarmdex.takedowns import services as takedowns
@@ -255,6 +256,9 @@ async def detail(request: Request, info_hash: str, ctx: Ctx, viewer: Viewer) -> 
         magnet=services.magnet(torrent, await announce_urls(ctx, request)),
         download_url=download_path(torrent),
         can_delete=services.can_delete(viewer, torrent),
+        # Private mode: staff follow who completed it (swarmdex.web.pages.figures).
+        snatches_link=ctx.settings.private and viewer is not None
+        and has_role(viewer, Role.MODERATOR),
         comments=comments,  # for comments/section.html, included at the end
     )
 
