@@ -33,7 +33,7 @@ from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.ratelimits import Limits, MemoryLimits, RedisLimits
 from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
-from swarmdex.runtime.tracker_state import whole_state
+from swarmdex.runtime.tracker_state import ratio_rule, whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.tracker.clients import ClientRules
@@ -262,7 +262,8 @@ class Node:
             self.feed = FeedFollower(sessions, self.control, partial(whole_state, settings=s))
             await self.feed.start()
             if self.ledger is not None:
-                accountant = self.accountant = Accountant(self.ledger, sessions)
+                accountant = self.accountant = Accountant(
+                    self.ledger, sessions, rule=ratio_rule(s), members=self.tracker.members)
                 self._every(s.accounting_flush_seconds, lambda: accountant.flush(time.time()))
         else:
             if urlsplit(s.peer_store_url).scheme == "memory":

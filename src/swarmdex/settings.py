@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         5.0, gt=0, le=300, description="Private mode: seconds between writes of the members' "
         "upload and download credit to the database (a crash loses at most this much).",
     )
+    min_ratio: float = Field(
+        0.0, ge=0, le=100, description="Private mode: the ratio (credited upload / download) "
+        "a member needs to start downloads once they have downloaded min_ratio_after_gib; "
+        "seeding is never refused. 0: no minimum.",
+    )
+    min_ratio_after_gib: float = Field(
+        10.0, ge=0, description="Private mode: GiB downloaded before min_ratio applies.",
+    )
     client_allowlist: Annotated[list[str], NoDecode] = Field(
         [], description="Private mode: peer id prefixes of the clients that may announce, e.g. "
         "-qB,-TR,-LT,-DE (qBittorrent, Transmission, libtorrent, Deluge); empty: any client.",

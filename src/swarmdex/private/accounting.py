@@ -26,7 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import UTCDateTime
+from swarmdex.private.ratio import RatioRule, standing
+from swarmdex.tracker.control import tell
 from swarmdex.tracker.ledger import Credit, Ledger
+from swarmdex.tracker.members import Members
 
 __all__ = ["Accountant", "write"]
 
@@ -92,9 +95,14 @@ async def write(session: AsyncSession, credit: dict[tuple[int, bytes], Credit]) 
 class Accountant:
     """Flushes a tracker's ledger to the database (`Node` calls `flush` on a timer)."""
 
-    def __init__(self, ledger: Ledger, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, ledger: Ledger, sessions: async_sessionmaker[AsyncSession], *,
+                 rule: RatioRule | None = None, members: Members | None = None) -> None:
+        """`rule` and `members` (the tracker's): after each write, the members it credited
+        whose standing under the minimum ratio changed are told to every node."""
         self.ledger = ledger
         self.sessions = sessions
+        self.rule = rule or RatioRule()
+        self.members = members
         self.flushes = 0
         self.rows = 0
         self.last_seconds = 0.0
@@ -109,6 +117,7 @@ class Accountant:
         try:
             async with transaction(self.sessions) as session:
                 await write(session, credit)
+                await self._tell_flips(session, {user_id for user_id, _ in credit})
         except Exception:
             self.ledger.give_back(credit)
             log.exception("accounting: %d rows not written; they are kept for the next try",
@@ -118,3 +127,10 @@ class Accountant:
         self.rows += len(credit)
         self.last_seconds = time.perf_counter() - started
         return len(credit)
+
+    async def _tell_flips(self, session: AsyncSession, user_ids: set[int]) -> None:
+        if not self.rule.on or self.members is None:
+            return
+        for change in await standing(session, self.rule, sorted(user_ids)):
+            if change.refusal != self.members.leech_refusal(change.user_id):
+                tell(session, change)  # every node, this one at commit

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from swarmdex.private import passkeys
+from swarmdex.private import passkeys, ratio
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.sitemode.services import closed_reason
@@ -18,6 +18,10 @@ from swarmdex.torrents import services as torrents
 from swarmdex.tracker.control import Change, Closed, Listed, TakenDown
 
 __all__ = ["whole_state"]
+
+
+def ratio_rule(settings: Settings) -> ratio.RatioRule:
+    return ratio.RatioRule(settings.min_ratio, int(settings.min_ratio_after_gib * ratio.GIB))
 
 
 async def whole_state(session: AsyncSession, settings: Settings) -> list[Change]:
@@ -29,5 +33,6 @@ async def whole_state(session: AsyncSession, settings: Settings) -> list[Change]
         state += [Listed(v1, v2) for v1, v2 in await torrents.listed_hashes(session)]
     if settings.private:
         state += await passkeys.members(session)
+        state += await ratio.standing(session, ratio_rule(settings))
     state.append(Closed(closed_reason(await sitecfg.effective(session, settings))))
     return state

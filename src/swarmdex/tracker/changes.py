@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Change", "Closed", "Listed", "Member", "Restored", "TakenDown", "Withdrawn"]
+__all__ = ["Change", "Closed", "Leech", "Listed", "Member", "Restored", "TakenDown", "Withdrawn"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,4 +66,14 @@ class Member:
     banned_until: float | None = None
 
 
-Change = Listed | Withdrawn | TakenDown | Restored | Closed | Member
+@dataclass(frozen=True, slots=True)
+class Leech:
+    """Private mode: whether a member may start downloads. `refusal` (the failure reason,
+    e.g. a ratio under the site's minimum) refuses announces that start a download; None
+    lets them. Seeding is never refused for it."""
+
+    user_id: int
+    refusal: str | None
+
+
+Change = Listed | Withdrawn | TakenDown | Restored | Closed | Member | Leech

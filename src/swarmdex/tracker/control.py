@@ -33,12 +33,22 @@ from sqlalchemy.orm import Session
 
 from swarmdex.db.hooks import before_commit
 from swarmdex.protocol.announce import SwarmCounts
-from swarmdex.tracker.changes import Change, Closed, Listed, Member, Restored, TakenDown, Withdrawn
+from swarmdex.tracker.changes import (
+    Change,
+    Closed,
+    Leech,
+    Listed,
+    Member,
+    Restored,
+    TakenDown,
+    Withdrawn,
+)
 from swarmdex.tracker.models import to_row
 
 __all__ = [
     "Change",
     "Closed",
+    "Leech",
     "Listed",
     "Member",
     "Restored",

@@ -21,6 +21,7 @@ from swarmdex.protocol.announce import SwarmCounts
 from swarmdex.tracker.control import (
     Change,
     Closed,
+    Leech,
     Listed,
     Member,
     Restored,
@@ -84,6 +85,9 @@ class InProcessControl:
             case Member():
                 if tracker.members is not None:
                     tracker.members.apply(change)
+            case Leech():
+                if tracker.members is not None:
+                    tracker.members.apply_leech(change)
 
     def replace_all(self, state: Iterable[Change]) -> None:
         """Serve exactly `state` (the whole of it, as a node starting or catching up loads it:
@@ -94,7 +98,7 @@ class InProcessControl:
         fresh_listed = ListedTorrents() if listed is not None else None
         fresh_taken: set[bytes] = set()  # announced hashes, as TakenDown keeps them
         closed: str | None = None
-        members: list[Member] = []
+        members: list[Member | Leech] = []
         for change in state:
             match change:
                 case Listed(v1, v2):
@@ -104,7 +108,7 @@ class InProcessControl:
                     fresh_taken.update(_announced(v1, v2))
                 case Closed(reason):
                     closed = reason
-                case Member():
+                case Member() | Leech():
                     members.append(change)
                 case _:
                     raise ValueError(f"not part of a whole state: {change!r}")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from swarmdex.peerstore.base import PeerStore, StoreFull, StoreRefused
-from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, SwarmCounts
+from swarmdex.protocol.announce import AnnounceRequest, AnnounceResponse, Event, SwarmCounts
 from swarmdex.protocol.errors import ProtocolError
 from swarmdex.tracker.clients import ClientRules
 from swarmdex.tracker.hooks import Allowlist, TakenDown
@@ -101,6 +101,8 @@ class Tracker:
                 self.counters.refused += 1
                 raise
             refusal = self.clients.refusal(req.peer_id)
+            if refusal is None and req.left and req.event is Event.STARTED:
+                refusal = self.members.leech_refusal(member)
             if refusal is not None:
                 self.counters.refused += 1
                 raise ProtocolError(refusal)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Final
 
 from swarmdex.protocol.errors import ProtocolError
-from swarmdex.tracker.changes import Member
+from swarmdex.tracker.changes import Leech, Member
 
 __all__ = ["BANNED", "NO_PASSKEY", "Members", "passkey_digest"]
 
@@ -38,6 +38,7 @@ class Members:
         self._by_key: dict[bytes, int] = {}
         self._key_of: dict[int, bytes] = {}
         self._banned: dict[int, float] = {}
+        self._leech: dict[int, str] = {}  # members who may not start downloads, and why
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -60,13 +61,27 @@ class Members:
         else:
             self._banned[member.user_id] = member.banned_until
 
-    def replace(self, members: Iterable[Member]) -> None:
-        """Know exactly `members` (a node loading the whole state)."""
+    def apply_leech(self, change: Leech) -> None:
+        if change.refusal is None:
+            self._leech.pop(change.user_id, None)
+        else:
+            self._leech[change.user_id] = change.refusal
+
+    def leech_refusal(self, user_id: int) -> str | None:
+        """Why the member may not start a download now; None if they may."""
+        return self._leech.get(user_id)
+
+    def replace(self, members: Iterable[Member | Leech]) -> None:
+        """Know exactly these members and leech refusals (a node loading the whole state)."""
         self._by_key.clear()
         self._key_of.clear()
         self._banned.clear()
-        for member in members:
-            self.apply(member)
+        self._leech.clear()
+        for change in members:
+            if isinstance(change, Leech):
+                self.apply_leech(change)
+            else:
+                self.apply(change)
 
     def resolve(self, passkey: str | None, now: float) -> int:
         """The member announcing with `passkey`; ProtocolError if none may."""

@@ -14,7 +14,16 @@ from sqlalchemy import Boolean, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from swarmdex.db.models import IDS_NEVER_REUSED, Base, UTCDateTime, utcnow
-from swarmdex.tracker.changes import Change, Closed, Listed, Member, Restored, TakenDown, Withdrawn
+from swarmdex.tracker.changes import (
+    Change,
+    Closed,
+    Leech,
+    Listed,
+    Member,
+    Restored,
+    TakenDown,
+    Withdrawn,
+)
 
 __all__ = ["TrackerChange", "from_row", "to_row"]
 
@@ -62,6 +71,8 @@ def to_row(change: Change) -> TrackerChange:
             return TrackerChange(kind="restored", info_hash_v1=v1, info_hash_v2=v2, listed=listed)
         case Closed(reason):
             return TrackerChange(kind="closed", reason=reason)
+        case Leech(user_id, refusal):
+            return TrackerChange(kind="leech", user_id=user_id, reason=refusal)
         case Member(user_id, key, banned_until):
             return TrackerChange(kind="member", user_id=user_id, member_key=key,
                                  banned_until=_to_datetime(banned_until))
@@ -83,6 +94,8 @@ def from_row(row: TrackerChange) -> Change | None:
             return Restored(v1, v2, listed=row.listed)
         case "closed":
             return Closed(row.reason)
+        case "leech" if row.user_id is not None:
+            return Leech(row.user_id, row.reason)
         case "member" if row.user_id is not None:
             until = row.banned_until
             return Member(row.user_id, row.member_key, None if until is None else
