@@ -104,6 +104,8 @@ async def test_figures_are_for_the_member_and_staff_only(tmp_path: Path) -> None
         assert (await site.client().get(member_page)).status_code == 303  # log in first
         profile = (await bob.get("/u/alice")).text
         assert "ratio" not in profile.lower() and "3.0 GiB" not in profile
+        assert member_page not in profile
+        assert f'href="{member_page}"' in (await mod.get("/u/alice")).text
 
         shown = await mod.get(member_page)
         assert shown.status_code == 200

@@ -19,14 +19,14 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from swarmdex.accounts.services import user_by_name
+from swarmdex.accounts.services import has_role, user_by_name
 from swarmdex.db.engine import transaction
-from swarmdex.db.models import User
+from swarmdex.db.models import Role, User
 from swarmdex.profiles import identicon
 from swarmdex.profiles import services as profiles
 from swarmdex.search.catalogue import BrowsePage, Filters, browse
 from swarmdex.search.swarms import SwarmCounter
-from swarmdex.web.auth import CurrentUser
+from swarmdex.web.auth import CurrentUser, Viewer
 from swarmdex.web.bans import Member
 from swarmdex.web.context import Ctx
 from swarmdex.web.pages.browse import Swarms, flag
@@ -99,6 +99,7 @@ async def profile_page(
     name: str,
     ctx: Ctx,
     swarms: Swarms,
+    viewer: Viewer,
     after: str | None = None,
     before: str | None = None,
 ) -> Response:
@@ -130,6 +131,9 @@ async def profile_page(
         rows=[(e.torrent, e.counts, None, None) for e in page.entries],
         pager=pager,
         paged=after is not None or before is not None,
+        # Private mode: the member's figures are for staff only (swarmdex.web.pages.figures).
+        figures_link=ctx.settings.private and viewer is not None
+        and has_role(viewer, Role.MODERATOR),
     )
 
 
