@@ -33,7 +33,7 @@ from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.ratelimits import Limits, MemoryLimits, RedisLimits
 from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
-from swarmdex.runtime.tracker_state import ratio_rule, whole_state
+from swarmdex.runtime.tracker_state import hit_and_run_rule, ratio_rule, whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.tracker.clients import ClientRules
@@ -55,6 +55,9 @@ SECRET_FILE = "secret.key"
 ALLOWLIST_POLL = 1.0  # seconds between checks of the allowlist file's mtime
 PURGE_EVERY = 24 * 3600.0  # seconds between purges of what passed its retention
 PUBLISH_EVERY = 5.0  # seconds between a tracker node's counters reaching the shared store
+# Seconds between rechecks of private mode's rules for every member (hit-and-run deadlines
+# pass without any announce to notice them).
+RULES_RECHECK = 600.0
 STOP_GRACE = 5.0  # seconds a background round may take to finish at shutdown
 
 
@@ -263,8 +266,10 @@ class Node:
             await self.feed.start()
             if self.ledger is not None:
                 accountant = self.accountant = Accountant(
-                    self.ledger, sessions, rule=ratio_rule(s), members=self.tracker.members)
+                    self.ledger, sessions, rule=ratio_rule(s), hit_and_run=hit_and_run_rule(s),
+                    members=self.tracker.members)
                 self._every(s.accounting_flush_seconds, lambda: accountant.flush(time.time()))
+                self._every(RULES_RECHECK, accountant.recheck)
         else:
             if urlsplit(s.peer_store_url).scheme == "memory":
                 log.warning("a web process with peer_store_url = memory:// shows no live "

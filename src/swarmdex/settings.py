@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     min_ratio_after_gib: float = Field(
         10.0, ge=0, description="Private mode: GiB downloaded before min_ratio applies.",
     )
+    hit_and_run_seed_hours: float = Field(
+        0.0, ge=0, le=10_000, description="Private mode: hours a member must seed a torrent "
+        "they downloaded more than hit_and_run_min_fraction of, within "
+        "hit_and_run_within_days of starting it. 0: no hit-and-run rule.",
+    )
+    hit_and_run_within_days: float = Field(14.0, gt=0, le=3650)
+    hit_and_run_min_fraction: float = Field(0.1, ge=0, le=1)
+    hit_and_run_limit: int = Field(
+        3, ge=1, le=1000, description="Private mode: hit-and-runs from which a member may not "
+        "start downloads (fewer are warnings on their account page).",
+    )
     client_allowlist: Annotated[list[str], NoDecode] = Field(
         [], description="Private mode: peer id prefixes of the clients that may announce, e.g. "
         "-qB,-TR,-LT,-DE (qBittorrent, Transmission, libtorrent, Deluge); empty: any client.",

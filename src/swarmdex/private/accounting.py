@@ -26,7 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.db.engine import transaction
 from swarmdex.db.models import UTCDateTime
+from swarmdex.private.hitandrun import HitAndRunRule
 from swarmdex.private.ratio import RatioRule, standing
+from swarmdex.tracker.changes import Leech
 from swarmdex.tracker.control import tell
 from swarmdex.tracker.ledger import Credit, Ledger
 from swarmdex.tracker.members import Members
@@ -96,12 +98,15 @@ class Accountant:
     """Flushes a tracker's ledger to the database (`Node` calls `flush` on a timer)."""
 
     def __init__(self, ledger: Ledger, sessions: async_sessionmaker[AsyncSession], *,
-                 rule: RatioRule | None = None, members: Members | None = None) -> None:
-        """`rule` and `members` (the tracker's): after each write, the members it credited
-        whose standing under the minimum ratio changed are told to every node."""
+                 rule: RatioRule | None = None, hit_and_run: HitAndRunRule | None = None,
+                 members: Members | None = None) -> None:
+        """`rule`, `hit_and_run` and `members` (the tracker's): after each write, the members
+        it credited whose standing changed are told to every node (and `recheck` finds the
+        hit-and-run deadlines that pass with no announce at all)."""
         self.ledger = ledger
         self.sessions = sessions
         self.rule = rule or RatioRule()
+        self.hit_and_run = hit_and_run or HitAndRunRule()
         self.members = members
         self.flushes = 0
         self.rows = 0
@@ -128,9 +133,34 @@ class Accountant:
         self.last_seconds = time.perf_counter() - started
         return len(credit)
 
+    @property
+    def _rules_on(self) -> bool:
+        return self.members is not None and (self.rule.on or self.hit_and_run.on)
+
     async def _tell_flips(self, session: AsyncSession, user_ids: set[int]) -> None:
-        if not self.rule.on or self.members is None:
+        if not self._rules_on or self.members is None:
             return
-        for change in await standing(session, self.rule, sorted(user_ids)):
+        for change in await standing(session, self.rule, sorted(user_ids),
+                                     hit_and_run=self.hit_and_run):
             if change.refusal != self.members.leech_refusal(change.user_id):
                 tell(session, change)  # every node, this one at commit
+
+    async def recheck(self) -> int:
+        """Compare every member's standing with what the tracker knows and tell the flips
+        (hit-and-run deadlines pass without an announce). Returns how many were told."""
+        if not self._rules_on or self.members is None:
+            return 0
+        members = self.members
+        try:
+            async with transaction(self.sessions) as session:
+                now = {c.user_id: c.refusal for c in await standing(
+                    session, self.rule, hit_and_run=self.hit_and_run)}
+                known = members.leech_refusals()
+                flips = [Leech(uid, now.get(uid)) for uid in sorted(set(now) | set(known))
+                         if now.get(uid) != known.get(uid)]
+                for change in flips:
+                    tell(session, change)
+        except Exception:  # retried at the next round; the tracker keeps what it knows
+            log.exception("accounting: the rules' recheck failed")
+            return 0
+        return len(flips)

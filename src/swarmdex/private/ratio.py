@@ -1,4 +1,5 @@
-"""Private mode's minimum ratio: who may not start downloads, and why.
+"""Private mode's minimum ratio, and who may not start downloads (for it or for
+hit-and-runs, `swarmdex.private.hitandrun`), and why.
 
 Once a member has downloaded `min_ratio_after_gib` (credited), their ratio (credited upload /
 credited download) must stay at `min_ratio` or above to start a download; seeding is never
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from swarmdex.db.models import utcnow
+from swarmdex.private.hitandrun import HitAndRunRule, counts
 from swarmdex.private.models import MemberTorrent
 from swarmdex.tracker.changes import Leech
 
@@ -46,19 +49,23 @@ class RatioRule:
 
 
 async def standing(session: AsyncSession, rule: RatioRule,
-                   user_ids: Collection[int] | None = None) -> list[Leech]:
+                   user_ids: Collection[int] | None = None, *,
+                   hit_and_run: HitAndRunRule | None = None) -> list[Leech]:
     """`Leech` for `user_ids` (each of them: refused or not), or for every member refused now
-    when None (the whole state)."""
-    if not rule.on:
-        return [Leech(uid, None) for uid in user_ids or ()]
-    query = select(MemberTorrent.user_id, func.sum(MemberTorrent.uploaded),
-                   func.sum(MemberTorrent.downloaded)).group_by(MemberTorrent.user_id)
-    if user_ids is not None:
-        query = query.where(MemberTorrent.user_id.in_(list(user_ids)))
-    else:
-        query = query.having(func.sum(MemberTorrent.downloaded) >= rule.after_bytes)
-    found = {uid: rule.refusal(int(up or 0), int(down or 0))
-             for uid, up, down in await session.execute(query)}
+    when None (the whole state). The ratio's refusal first, then the hit-and-runs'."""
+    found: dict[int, str | None] = {}
+    if rule.on:
+        query = select(MemberTorrent.user_id, func.sum(MemberTorrent.uploaded),
+                       func.sum(MemberTorrent.downloaded)).group_by(MemberTorrent.user_id)
+        if user_ids is not None:
+            query = query.where(MemberTorrent.user_id.in_(list(user_ids)))
+        else:
+            query = query.having(func.sum(MemberTorrent.downloaded) >= rule.after_bytes)
+        found = {uid: rule.refusal(int(up or 0), int(down or 0))
+                 for uid, up, down in await session.execute(query)}
+    if hit_and_run is not None and hit_and_run.on:
+        for uid, count in (await counts(session, hit_and_run, utcnow(), user_ids)).items():
+            found[uid] = found.get(uid) or hit_and_run.refusal(count)
     if user_ids is None:
-        return [Leech(uid, why) for uid, why in found.items() if why is not None]
+        return [Leech(uid, why) for uid, why in sorted(found.items()) if why is not None]
     return [Leech(uid, found.get(uid)) for uid in user_ids]

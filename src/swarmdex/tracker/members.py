@@ -67,6 +67,10 @@ class Members:
         else:
             self._leech[change.user_id] = change.refusal
 
+    def leech_refusals(self) -> dict[int, str]:
+        """Every member who may not start downloads now, and why."""
+        return dict(self._leech)
+
     def leech_refusal(self, user_id: int) -> str | None:
         """Why the member may not start a download now; None if they may."""
         return self._leech.get(user_id)
