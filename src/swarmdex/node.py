@@ -29,11 +29,12 @@ from swarmdex.peerstore.base import Rate, StoreRefused
 from swarmdex.peerstore.factory import peer_store, redis_location
 from swarmdex.privacy.purge import purge
 from swarmdex.private.accounting import Accountant
+from swarmdex.private.ratio import hit_and_run_rule, ratio_rule
 from swarmdex.protocol.connection_id import ConnectionIds
 from swarmdex.proxies import TrustedProxies
 from swarmdex.ratelimits import Limits, MemoryLimits, RedisLimits
 from swarmdex.runtime.handoff import SiteProtocols, head_as_get, with_tracker
-from swarmdex.runtime.tracker_state import hit_and_run_rule, ratio_rule, whole_state
+from swarmdex.runtime.tracker_state import whole_state
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.tracker.clients import ClientRules

@@ -52,6 +52,7 @@ class Obligation:
     """One torrent a member must seed: how long they have, how long they did."""
 
     torrent_id: int
+    info_hash: str  # hex, as the site's addresses name the torrent
     title: str
     started: datetime
     deadline: datetime
@@ -87,12 +88,12 @@ async def obligations(session: AsyncSession, rule: HitAndRunRule, user_id: int,
     if not rule.on:
         return []
     rows = await session.execute(
-        select(MemberTorrent.torrent_id, Torrent.title, MemberTorrent.first_seen,
-               MemberTorrent.seeding_seconds)
+        select(MemberTorrent.torrent_id, Torrent.info_hash_v1, Torrent.info_hash_v2,
+               Torrent.title, MemberTorrent.first_seen, MemberTorrent.seeding_seconds)
         .join(Torrent, Torrent.id == MemberTorrent.torrent_id)
         .where(MemberTorrent.user_id == user_id, _owed(rule))
         .order_by(MemberTorrent.first_seen))
     window = timedelta(days=rule.within_days)
-    return [Obligation(tid, title, started, started + window, seconds / 3600,
-                       started + window <= now)
-            for tid, title, started, seconds in rows]
+    return [Obligation(tid, (v1 or v2 or b"").hex(), title, started, started + window,
+                       seconds / 3600, started + window <= now)
+            for tid, v1, v2, title, started, seconds in rows]

@@ -21,9 +21,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from swarmdex.db.models import utcnow
 from swarmdex.private.hitandrun import HitAndRunRule, counts
 from swarmdex.private.models import MemberTorrent
+from swarmdex.settings import Settings
 from swarmdex.tracker.changes import Leech
 
-__all__ = ["RatioRule", "standing"]
+__all__ = ["RatioRule", "hit_and_run_rule", "ratio_rule", "refusal_of", "standing"]
 
 GIB = 1 << 30
 
@@ -46,6 +47,22 @@ class RatioRule:
             return None
         return (f"your ratio is {ratio:.2f}, under this site's minimum of {self.minimum:.2f}: "
                 "seed what you have to raise it before starting new downloads")
+
+
+def ratio_rule(settings: Settings) -> RatioRule:
+    return RatioRule(settings.min_ratio, int(settings.min_ratio_after_gib * GIB))
+
+
+def hit_and_run_rule(settings: Settings) -> HitAndRunRule:
+    return HitAndRunRule(settings.hit_and_run_seed_hours, settings.hit_and_run_within_days,
+                         settings.hit_and_run_min_fraction, settings.hit_and_run_limit)
+
+
+async def refusal_of(session: AsyncSession, settings: Settings, user_id: int) -> str | None:
+    """Why `user_id` may not start downloads now (what the tracker answers); None if they may."""
+    (change,) = await standing(session, ratio_rule(settings), [user_id],
+                               hit_and_run=hit_and_run_rule(settings))
+    return change.refusal
 
 
 async def standing(session: AsyncSession, rule: RatioRule,

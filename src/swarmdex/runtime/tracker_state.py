@@ -10,7 +10,6 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.private import passkeys, ratio
-from swarmdex.private.hitandrun import HitAndRunRule
 from swarmdex.settings import Settings
 from swarmdex.sitecfg import services as sitecfg
 from swarmdex.sitemode.services import closed_reason
@@ -19,15 +18,6 @@ from swarmdex.torrents import services as torrents
 from swarmdex.tracker.control import Change, Closed, Listed, TakenDown
 
 __all__ = ["whole_state"]
-
-
-def ratio_rule(settings: Settings) -> ratio.RatioRule:
-    return ratio.RatioRule(settings.min_ratio, int(settings.min_ratio_after_gib * ratio.GIB))
-
-
-def hit_and_run_rule(settings: Settings) -> HitAndRunRule:
-    return HitAndRunRule(settings.hit_and_run_seed_hours, settings.hit_and_run_within_days,
-                         settings.hit_and_run_min_fraction, settings.hit_and_run_limit)
 
 
 async def whole_state(session: AsyncSession, settings: Settings) -> list[Change]:
@@ -39,7 +29,7 @@ async def whole_state(session: AsyncSession, settings: Settings) -> list[Change]
         state += [Listed(v1, v2) for v1, v2 in await torrents.listed_hashes(session)]
     if settings.private:
         state += await passkeys.members(session)
-        state += await ratio.standing(session, ratio_rule(settings),
-                                      hit_and_run=hit_and_run_rule(settings))
+        state += await ratio.standing(session, ratio.ratio_rule(settings),
+                                      hit_and_run=ratio.hit_and_run_rule(settings))
     state.append(Closed(closed_reason(await sitecfg.effective(session, settings))))
     return state

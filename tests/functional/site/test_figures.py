@@ -133,7 +133,8 @@ async def test_the_api_answers_a_members_figures(tmp_path: Path) -> None:
         assert (body["name"], body["role"], body["private"]) == ("alice", "user", True)
         assert body["figures"] == {"uploaded": 3 * GiB, "downloaded": 0, "ratio": None,
                                    "seeding": 1, "leeching": 1, "snatches": 1,
-                                   "seeding_seconds": 7200.0}
+                                   "seeding_seconds": 7200.0, "downloads_refused": None,
+                                   "to_seed": []}
         listed = (await client.get("/api/v1/account/snatches", headers=_bearer(token))).json()
         assert listed["page"] == 1 and listed["next_page"] is None
         (snatch,) = listed["snatches"]

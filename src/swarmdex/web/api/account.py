@@ -19,10 +19,19 @@ from swarmdex.search.catalogue import MAX_PER_PAGE
 from swarmdex.web.api import PREFIX, error_responses
 from swarmdex.web.auth import ApiUser
 from swarmdex.web.context import Ctx
-from swarmdex.web.pages.figures import Page, member_totals, snatch_page
+from swarmdex.web.pages.figures import Page, member_standing, member_totals, snatch_page
 from swarmdex.web.pages.invites import PRIVATE
 
 router = APIRouter(prefix=PREFIX, tags=["account"])
+
+
+class ObligationOut(BaseModel):
+    info_hash: str
+    title: str
+    deadline: datetime = Field(description="Seed it the site's hours before this.")
+    seeded_hours: float
+    missed: bool = Field(description="Past the deadline without the hours: a hit-and-run "
+                         "(seeding it still makes up for it).")
 
 
 class FiguresOut(BaseModel):
@@ -38,6 +47,12 @@ class FiguresOut(BaseModel):
     snatches: int = Field(description="Torrents your client downloaded in full through this "
                           "tracker.")
     seeding_seconds: float = Field(description="Time spent seeding, over every torrent.")
+    downloads_refused: str | None = Field(
+        None, description="Why the tracker refuses to start your downloads now (a ratio under "
+        "the site's minimum, too many hit-and-runs); null if it does not.")
+    to_seed: list[ObligationOut] = Field(
+        default_factory=list, description="Torrents you must seed (the hit-and-run rule), "
+        "the nearest deadline first, the missed ones included.")
 
 
 class AccountOut(BaseModel):
@@ -78,9 +93,15 @@ async def account(ctx: Ctx, user: ApiUser) -> AccountOut:
     shown = None
     if ctx.settings.private:
         t = await member_totals(ctx, user.id)
+        standing = await member_standing(ctx, user.id)
         shown = FiguresOut(uploaded=t.uploaded, downloaded=t.downloaded, ratio=t.ratio,
                            seeding=t.seeding, leeching=t.leeching, snatches=t.snatches,
-                           seeding_seconds=t.seeding_seconds)
+                           seeding_seconds=t.seeding_seconds,
+                           downloads_refused=standing.refusal,
+                           to_seed=[ObligationOut(info_hash=o.info_hash, title=o.title,
+                                                  deadline=o.deadline,
+                                                  seeded_hours=o.seeded_hours, missed=o.missed)
+                                    for o in standing.obligations])
     return AccountOut(name=user.name, role=user.role.value, private=ctx.settings.private,
                       figures=shown)
 

@@ -50,7 +50,7 @@ from swarmdex.web.auth import (
 from swarmdex.web.bans import refuse_banned_networks
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
-from swarmdex.web.pages.figures import member_totals
+from swarmdex.web.pages.figures import member_standing, member_totals
 from swarmdex.web.password_checks import PasswordCheck, TooManyPasswordChecks, account_key
 from swarmdex.web.private import FEED_KEY, announce_urls
 from swarmdex.web.ratelimit import Rate, attempt, too_many_attempts
@@ -245,6 +245,7 @@ async def _account_page(request: Request, ctx: SiteContext, user: User, status_c
     values.setdefault("feed_urls", await _feed_urls(ctx, user) if ctx.settings.private else [])
     # Private mode: what the tracker credited them (their ratio), read fresh on each view.
     values.setdefault("figures", await member_totals(ctx, user.id) if ctx.settings.private else None)
+    values.setdefault("standing", await member_standing(ctx, user.id) if ctx.settings.private else None)
     return render(
         request,
         "accounts/account.html",

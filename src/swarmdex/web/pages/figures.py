@@ -12,6 +12,7 @@ says. The figures are `swarmdex.private.figures`'.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Final
 from urllib.parse import quote
@@ -20,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from swarmdex.db.models import Role, User, utcnow
-from swarmdex.private import figures
+from swarmdex.private import figures, hitandrun, ratio
 from swarmdex.torrents import services as torrents
 from swarmdex.web.auth import CurrentUser, require_role
 from swarmdex.web.context import Ctx, SiteContext
@@ -28,7 +29,8 @@ from swarmdex.web.pages.invites import PRIVATE
 from swarmdex.web.pages.profiles import find_user
 from swarmdex.web.templates import render
 
-__all__ = ["MAX_PAGE", "Page", "member_totals", "router", "snatch_page"]
+__all__ = ["MAX_PAGE", "Page", "Standing", "member_standing", "member_totals", "router",
+           "snatch_page"]
 
 router = APIRouter(include_in_schema=False)
 Staff = Annotated[User, Depends(require_role(Role.MODERATOR))]
@@ -46,6 +48,23 @@ def _ttl(ctx: SiteContext) -> timedelta:
 async def member_totals(ctx: SiteContext, user_id: int) -> figures.Totals:
     async with ctx.db() as session:
         return await figures.totals(session, user_id, now=utcnow(), ttl=_ttl(ctx))
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a member stands with the site's rules: why they may not start downloads (the
+    tracker's answer; None if they may), and the torrents they must seed (hit-and-runs)."""
+
+    refusal: str | None
+    obligations: list[hitandrun.Obligation]
+
+
+async def member_standing(ctx: SiteContext, user_id: int) -> Standing:
+    async with ctx.db() as session:
+        return Standing(
+            await ratio.refusal_of(session, ctx.settings, user_id),
+            await hitandrun.obligations(session, ratio.hit_and_run_rule(ctx.settings), user_id,
+                                        utcnow()))
 
 
 async def snatch_page(ctx: SiteContext, user_id: int, page: int,
