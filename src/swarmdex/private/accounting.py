@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final, cast
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from swarmdex.db.engine import transaction
-from swarmdex.db.models import UTCDateTime
+from swarmdex.db.models import Torrent, User
 from swarmdex.private.hitandrun import HitAndRunRule
+from swarmdex.private.models import BonusEvent, MemberTorrent, TorrentFactors
 from swarmdex.private.ratio import RatioRule, standing
 from swarmdex.tracker.changes import Leech
 from swarmdex.tracker.control import tell
@@ -37,61 +41,93 @@ __all__ = ["Accountant", "write"]
 
 log = logging.getLogger("swarmdex.accounting")
 
-# Rows per statement: executemany sends them in one round trip on either database.
-BATCH: Final = 500
+# Rows per executemany: a flush of many rows leaves the event loop between batches.
+BATCH: Final = 2000
+# Keys per IN (...) when looking up torrents and members.
+LOOKUP: Final = 5000
 
-# SQLite (3.24+) and PostgreSQL share this upsert. The WHERE clause is also what lets SQLite
-# parse an INSERT ... SELECT ... ON CONFLICT. Credit is multiplied here by the bonus rules in
-# force when the member was last seen (`swarmdex.private.bonus`): the torrent's own factors
-# and a running site-wide event's, whichever is better for the member. (CASE rather than
-# GREATEST/LEAST or max/min, which the two databases spell differently.)
-_UPSERT: Final = text("""
-INSERT INTO member_torrents (user_id, torrent_id, uploaded, downloaded, uploaded_raw,
-    downloaded_raw, seeding_seconds, completed_at, seeder, first_seen, last_seen)
-SELECT :user_id, t.id,
-    CAST(:uploaded * (CASE WHEN coalesce(f.upload_factor, 1) > coalesce(e.up, 1)
-        THEN coalesce(f.upload_factor, 1) ELSE coalesce(e.up, 1) END) AS BIGINT),
-    CAST(:downloaded * (CASE WHEN coalesce(f.download_factor, 1) < coalesce(e.down, 1)
-        THEN coalesce(f.download_factor, 1) ELSE coalesce(e.down, 1) END) AS BIGINT),
-    :uploaded_raw, :downloaded_raw, :seeding_seconds, :completed_at, :seeder, :seen, :seen
-FROM torrents AS t
-LEFT JOIN torrent_factors AS f ON f.torrent_id = t.id
-LEFT JOIN (SELECT max(upload_factor) AS up, min(download_factor) AS down FROM bonus_events
-           WHERE starts_at <= :seen AND ends_at > :seen) AS e ON 1 = 1
-WHERE t.swarm_key = :swarm_key AND EXISTS (SELECT 1 FROM users AS u WHERE u.id = :user_id)
-ON CONFLICT (user_id, torrent_id) DO UPDATE SET
-    uploaded = member_torrents.uploaded + excluded.uploaded,
-    downloaded = member_torrents.downloaded + excluded.downloaded,
-    uploaded_raw = member_torrents.uploaded_raw + excluded.uploaded_raw,
-    downloaded_raw = member_torrents.downloaded_raw + excluded.downloaded_raw,
-    seeding_seconds = member_torrents.seeding_seconds + excluded.seeding_seconds,
-    completed_at = COALESCE(member_torrents.completed_at, excluded.completed_at),
-    seeder = excluded.seeder,
-    last_seen = excluded.last_seen
-""").bindparams(bindparam("completed_at", type_=UTCDateTime()),
-                bindparam("seen", type_=UTCDateTime()))
+_table = cast(Table, MemberTorrent.__table__)
 
 
 def _moment(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
 
 
-def _rows(credit: dict[tuple[int, bytes], Credit]) -> list[dict[str, object]]:
-    return [
-        {"user_id": user_id, "swarm_key": swarm, "uploaded": c.uploaded,
-         "downloaded": c.downloaded, "uploaded_raw": c.uploaded_raw,
-         "downloaded_raw": c.downloaded_raw, "seeding_seconds": c.seeding_seconds,
-         "completed_at": _moment(c.completed_at), "seeder": c.seeder,
-         "seen": _moment(c.last_seen)}
-        for (user_id, swarm), c in sorted(credit.items())
-    ]
+async def _in_chunks(session: AsyncSession, query: Callable[[list[Any]], Any],
+                     keys: list[Any]) -> list[Any]:
+    rows: list[Any] = []
+    for start in range(0, len(keys), LOOKUP):
+        rows += (await session.execute(query(keys[start : start + LOOKUP]))).all()
+    return rows
 
 
 async def write(session: AsyncSession, credit: dict[tuple[int, bytes], Credit]) -> None:
-    """Add `credit` to the members' rows, in `session`'s transaction."""
-    rows = _rows(credit)
+    """Add `credit` to the members' rows, in `session`'s transaction.
+
+    Each announce of a busy tracker is mostly a different (member, torrent) pair, so this
+    costs about one row per announce and is written to be cheap per row: torrents and members
+    are looked up once per write (a torrent no longer on the site, a member deleted meanwhile:
+    skipped), the bonus factors (`swarmdex.private.bonus`: the torrent's own and a running
+    site-wide event's, the better of each for the member) are applied here, and the rows go
+    through one upsert statement that adds to what is there.
+    """
+    if not credit:
+        return
+    keys = sorted(credit)
+    torrent_ids: dict[bytes, int] = dict(await _in_chunks(
+        session, lambda chunk: select(Torrent.swarm_key, Torrent.id).where(
+            Torrent.swarm_key.in_(chunk)), sorted({swarm for _, swarm in keys})))
+    present = {uid for (uid,) in await _in_chunks(
+        session, lambda chunk: select(User.id).where(User.id.in_(chunk)),
+        sorted({uid for uid, _ in keys}))}
+    own = {tid: (down, up) for tid, down, up in await _in_chunks(
+        session, lambda chunk: select(TorrentFactors.torrent_id, TorrentFactors.download_factor,
+                                      TorrentFactors.upload_factor)
+        .where(TorrentFactors.torrent_id.in_(chunk)), sorted(set(torrent_ids.values())))}
+    seen = [c.last_seen for c in credit.values()]
+    events = (await session.execute(
+        select(BonusEvent.starts_at, BonusEvent.ends_at, BonusEvent.download_factor,
+               BonusEvent.upload_factor)
+        .where(BonusEvent.ends_at > _moment(min(seen)), BonusEvent.starts_at <= _moment(max(seen)))
+    )).all()
+    rows: list[dict[str, object]] = []
+    for user_id, swarm in keys:
+        torrent_id = torrent_ids.get(swarm)
+        if torrent_id is None or user_id not in present:
+            continue
+        c = credit[(user_id, swarm)]
+        last_seen = _moment(c.last_seen)
+        assert last_seen is not None
+        down, up = own.get(torrent_id, (1.0, 1.0))
+        for starts_at, ends_at, event_down, event_up in events:
+            if starts_at <= last_seen < ends_at:
+                down, up = min(down, event_down), max(up, event_up)
+        rows.append({"user_id": user_id, "torrent_id": torrent_id,
+                     "uploaded": int(c.uploaded * up), "downloaded": int(c.downloaded * down),
+                     "uploaded_raw": c.uploaded_raw, "downloaded_raw": c.downloaded_raw,
+                     "seeding_seconds": c.seeding_seconds,
+                     "completed_at": _moment(c.completed_at), "seeder": c.seeder,
+                     "first_seen": last_seen, "last_seen": last_seen})
+    if not rows:
+        return
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(_table)
+    added = statement.excluded
+    upsert = statement.on_conflict_do_update(
+        index_elements=[_table.c.user_id, _table.c.torrent_id],
+        set_={
+            "uploaded": _table.c.uploaded + added.uploaded,
+            "downloaded": _table.c.downloaded + added.downloaded,
+            "uploaded_raw": _table.c.uploaded_raw + added.uploaded_raw,
+            "downloaded_raw": _table.c.downloaded_raw + added.downloaded_raw,
+            "seeding_seconds": _table.c.seeding_seconds + added.seeding_seconds,
+            "completed_at": func.coalesce(_table.c.completed_at, added.completed_at),
+            "seeder": added.seeder,
+            "last_seen": added.last_seen,
+        })
+    # One statement, compiled once, run for every row by the driver (executemany).
     for start in range(0, len(rows), BATCH):
-        await session.execute(_UPSERT, rows[start : start + BATCH])
+        await session.execute(upsert, rows[start : start + BATCH])
 
 
 class Accountant:

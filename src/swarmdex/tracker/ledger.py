@@ -102,26 +102,28 @@ class Ledger:
         if max(uploaded, downloaded, left) >= MAX_REPORTED or min(uploaded, downloaded, left) < 0:
             return  # absurd: neither credited nor a baseline
         last = self._baselines.get(key)
+        if last is None:
+            if event is not Event.STOPPED:
+                self._baselines[key] = _Baseline(uploaded, downloaded, left, now)
+                self._clients.setdefault((user_id, swarm), set()).add(peer_id)
+            return
+        # The baseline moves to this announce (updated in place: no object per announce).
+        up, down = uploaded - last.uploaded, downloaded - last.downloaded
+        last_left, last_at = last.left, last.at
+        last.uploaded, last.downloaded, last.left, last.at = uploaded, downloaded, left, now
         if event is Event.STOPPED:
             self._drop(key)
-        else:
-            self._baselines[key] = _Baseline(uploaded, downloaded, left, now)
-            if last is None:
-                self._clients.setdefault((user_id, swarm), set()).add(peer_id)
-        if last is None or event is Event.STARTED:
-            return
-        up, down = uploaded - last.uploaded, downloaded - last.downloaded
-        if up < 0 or down < 0:
-            return  # the client restarted: the new baseline is set
-        elapsed = max(0.0, now - last.at)
+        if event is Event.STARTED or up < 0 or down < 0:
+            return  # a new session, or the client restarted: the new baseline is set
+        elapsed = max(0.0, now - last_at)
         cap = int(self.max_rate * max(elapsed, 1.0))
         credit.uploaded += min(up, cap)
         credit.downloaded += min(down, cap)
         credit.uploaded_raw += up
         credit.downloaded_raw += down
-        if last.left == 0 and left == 0:
+        if last_left == 0 and left == 0:
             credit.seeding_seconds += min(elapsed, self.stale_after)
-        if credit.completed_at is None and (event is Event.COMPLETED or (last.left > 0 and left == 0)):
+        if credit.completed_at is None and (event is Event.COMPLETED or (last_left > 0 and left == 0)):
             credit.completed_at = now
 
     def take(self) -> dict[Key, Credit]:
