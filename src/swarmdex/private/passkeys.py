@@ -5,7 +5,7 @@ download in private mode, the account page), so a public site makes none. Resett
 makes a new one; the old one stops working on every tracker node as soon as the change
 feed reaches them. The tracker learns of members only through `tell_member`, which every
 service that changes who may announce calls in its own transaction: passkey made or reset,
-account disabled, enabled or deleted, ban given or lifted.
+account disabled or deleted, ban given or lifted.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from swarmdex.db.models import PASSKEY_LENGTH, User, utcnow
@@ -32,9 +33,17 @@ def new_key() -> str:
 
 
 async def passkey_of(session: AsyncSession, user: User) -> str:
-    """`user`'s passkey, made now if they have none (call inside a write transaction)."""
+    """`user`'s passkey, made now if they have none (call inside a write transaction). Two
+    first downloads at once make one passkey: the second finds the first's."""
     if user.passkey is None:
-        await _set(session, user, passkey=new_key())
+        made = new_key()
+        result = await session.execute(update(User).where(
+            User.id == user.id, User.passkey.is_(None)).values(passkey=made))
+        if cast(CursorResult[Any], result).rowcount == 1:
+            user.passkey = made
+            await tell_member(session, user.id)
+        else:
+            user.passkey = await session.scalar(select(User.passkey).where(User.id == user.id))
     assert user.passkey is not None
     return user.passkey
 
@@ -47,11 +56,16 @@ async def reset_passkey(session: AsyncSession, user: User) -> str:
 
 
 async def rss_key_of(session: AsyncSession, user: User) -> str:
-    """`user`'s key for personal feeds, made now if they have none."""
+    """`user`'s key for personal feeds, made now if they have none (as `passkey_of`)."""
     if user.rss_key is None:
-        key = new_key()
-        await session.execute(update(User).where(User.id == user.id).values(rss_key=key))
-        user.rss_key = key
+        made = new_key()
+        result = await session.execute(update(User).where(
+            User.id == user.id, User.rss_key.is_(None)).values(rss_key=made))
+        if cast(CursorResult[Any], result).rowcount == 1:
+            user.rss_key = made
+        else:
+            user.rss_key = await session.scalar(select(User.rss_key).where(User.id == user.id))
+    assert user.rss_key is not None
     return user.rss_key
 
 
