@@ -25,10 +25,11 @@ BEFORE: Final = "0011_site_modes"
 
 
 def _id_tables() -> list[str]:
-    """The models' tables keyed by one integer id."""
+    """The models' tables keyed by one integer id of their own (not by another table's id,
+    as `torrent_factors` is by its torrent's)."""
     return sorted(
         table.name for table in all_models().tables.values()
-        if [type(c.type) for c in table.primary_key.columns] == [Integer]
+        if [(c.name, type(c.type)) for c in table.primary_key.columns] == [("id", Integer)]
     )
 
 
