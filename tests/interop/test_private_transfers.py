@@ -25,7 +25,7 @@ from tests.unit.torrents.support import build_torrent
 
 from ..support.serve import Serve
 from ..support.site import RunningSite
-from .clients import LOOPBACK, LibtorrentClient, TransmissionDaemon, free_port
+from .clients import LibtorrentClient, TransmissionDaemon, free_port
 from .torrents import Payload, Torrent, TorrentKind, sha256_file
 from .waits import describe_all, wait_until
 
@@ -38,9 +38,15 @@ READY_TIMEOUT = 20
 STOP_TIMEOUT = 10
 PASSKEY_RE = re.compile(r"/announce/([0-9a-f]{32})")
 WRONG_PASSKEY = "0" * 32
+# This test's own tracker listens on an address of its own. libtorrent keeps UDP connection
+# ids per tracker address for the whole process: ids from this server (its own secret) would
+# be offered to the shared server of the other interop tests on 127.0.0.1, which refuses them.
+TRACKER_HOST = "127.0.0.2"
 
 
 class PrivateSite(RunningSite):
+    tracker = ""  # the announce URL its downloads name (TRACKER_HOST)
+
     def download(self, token: str, info_hash: str, directory: Path) -> tuple[Torrent, str]:
         """The .torrent as the token's owner downloads it, and the passkey in it."""
         answer = httpx.get(self.url(f"/t/{info_hash}.torrent"), timeout=10, trust_env=False,
@@ -60,14 +66,15 @@ def private_site(tmp_path: Path, transport: str) -> Iterator[PrivateSite]:
     tracker: the ports are chosen first, so the setting can name them."""
     http_port = free_port()
     udp_port = free_port(exclude=frozenset({http_port}))
-    tracker = {"http": f"http://{LOOPBACK}:{http_port}/announce",
-               "udp": f"udp://{LOOPBACK}:{udp_port}/announce"}[transport]
+    tracker = {"http": f"http://{TRACKER_HOST}:{http_port}/announce",
+               "udp": f"udp://{TRACKER_HOST}:{udp_port}/announce"}[transport]
     env = {"SWARMDEX_ANNOUNCE_URLS": tracker}
     data_dir = tmp_path / "data"
-    with Serve(data_dir, "--port", str(http_port), "--udp-port", str(udp_port),
+    with Serve(data_dir, "--host", TRACKER_HOST, "--port", str(http_port), "--udp-port", str(udp_port),
                "--tracker-mode", "private", env=env) as server:
-        assert server.url(transport) == tracker, server.describe()
-        yield PrivateSite(server, data_dir, env)
+        site = PrivateSite(server, data_dir, env)
+        site.tracker = tracker
+        yield site
         running = server.process.poll() is None
         status = server.stop(timeout=STOP_TIMEOUT)
         assert running, f"swarmdex died during the test (exit {status})\n{server.describe()}"
@@ -94,7 +101,7 @@ def two_members(tmp_path: Path, transport: str) -> Iterator[tuple[PrivateSite, P
         for torrent, key in ((seeding, up_key), (leeching, other_key)):
             meta = parse_torrent(torrent.metainfo)
             trackers = {meta.announce, *(url for tier in meta.announce_list for url in tier)}
-            assert trackers == {f"{site.server.url(transport)}/{key}"}, trackers
+            assert trackers == {f"{site.tracker}/{key}"}, trackers
         yield site, payload, seeding, leeching, other_key
 
 
