@@ -17,7 +17,6 @@ So a crash loses at most the credit of one flush interval, which the README says
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final, cast
@@ -146,7 +145,6 @@ class Accountant:
         self.members = members
         self.flushes = 0
         self.rows = 0
-        self.last_seconds = 0.0
 
     async def flush(self, now: float) -> int:
         """Write what the ledger gathered; returns the rows written (0: nothing to do)."""
@@ -154,7 +152,6 @@ class Accountant:
         credit = self.ledger.take()
         if not credit:
             return 0
-        started = time.perf_counter()
         try:
             async with transaction(self.sessions) as session:
                 await write(session, credit)
@@ -166,7 +163,6 @@ class Accountant:
             return 0
         self.flushes += 1
         self.rows += len(credit)
-        self.last_seconds = time.perf_counter() - started
         return len(credit)
 
     @property

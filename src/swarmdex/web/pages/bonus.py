@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Final
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from swarmdex.accounts.services import has_role
@@ -22,12 +22,14 @@ from swarmdex.torrents import services as torrents
 from swarmdex.web.auth import require_role
 from swarmdex.web.context import Ctx, SiteContext
 from swarmdex.web.ids import RowId
+from swarmdex.web.pages.invites import PRIVATE
 from swarmdex.web.security import require_csrf
 from swarmdex.web.templates import render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+# Every route: a 404 on a public site, before anyone is asked (as the invite pages).
+router = APIRouter(include_in_schema=False, dependencies=[PRIVATE])
 CSRF: Final = [Depends(require_csrf)]
 Staff = Annotated[User, Depends(require_role(Role.MODERATOR))]
 Admin = Annotated[User, Depends(require_role(Role.ADMIN))]
@@ -40,11 +42,6 @@ DONE: Final = {
     "event": "Event added.",
     "ended": "Event ended.",
 }
-
-
-def _private(ctx: SiteContext) -> None:
-    if not ctx.settings.private:
-        raise HTTPException(404)
 
 
 async def _page(request: Request, ctx: SiteContext, user: User, *, done: str = "",
@@ -60,7 +57,6 @@ async def _page(request: Request, ctx: SiteContext, user: User, *, done: str = "
 
 @router.get(PAGE, response_class=HTMLResponse)
 async def page(request: Request, ctx: Ctx, user: Staff, done: str = "") -> HTMLResponse:
-    _private(ctx)
     return await _page(request, ctx, user, done=done)
 
 
@@ -89,7 +85,6 @@ def _back(what: str) -> RedirectResponse:
 @router.post(f"{PAGE}/torrents", dependencies=CSRF)
 async def set_torrent(request: Request, ctx: Ctx, user: Staff, info_hash: FormText = "",
                       download: FormText = "1", upload: FormText = "1") -> Response:
-    _private(ctx)
     values = {"info_hash": info_hash, "download": download, "upload": upload}
     try:
         factors = Factors(_factor(download, "download"), _factor(upload, "upload"))
@@ -107,7 +102,6 @@ async def set_torrent(request: Request, ctx: Ctx, user: Staff, info_hash: FormTe
 async def add_event(request: Request, ctx: Ctx, user: Admin, name: FormText = "",
                     starts: FormText = "", ends: FormText = "", download: FormText = "1",
                     upload: FormText = "1") -> Response:
-    _private(ctx)
     values = {"name": name, "starts": starts, "ends": ends, "event_download": download,
               "event_upload": upload}
     try:
@@ -123,7 +117,6 @@ async def add_event(request: Request, ctx: Ctx, user: Admin, name: FormText = ""
 
 @router.post(f"{PAGE}/events/{{event_id}}/end", dependencies=CSRF)
 async def end_event(request: Request, event_id: RowId, ctx: Ctx, user: Admin) -> Response:
-    _private(ctx)
     try:
         async with transaction(ctx.db) as session:
             await bonus.end_event(session, event_id, by=user)
